@@ -74,6 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_args(gen)
     add_run_args(gen, "generate")
 
+    hal = sub.add_parser("hallucination", help="find narrow hallucinations: base continuation vs SFT answer, per fact")
+    hal.add_argument("--base", required=True, help="base (pretrained) model: folder or hub id")
+    hal.add_argument("--sft", required=True, help="SFT (chat) model: folder or hub id")
+    hal.add_argument(
+        "--probes",
+        action="append",
+        default=[],
+        help="probe JSONL (repeatable; default: the lab's probes for a lab model, else the built-in sets)",
+    )
+    hal.add_argument("--builtin", default="en,zh", help="built-in probe languages when no --probes (default en,zh)")
+    hal.add_argument("--samples", type=int, default=0, help="sampled answers per phrasing, for knowledge categories")
+    hal.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
+    hal.add_argument("--system", default=None, help="system prompt for the SFT side (a probe's own 'system' wins)")
+    hal.add_argument("--max-new-tokens", type=int, default=64, help="SFT answer length limit (default 64)")
+    hal.add_argument("--seed", type=int, default=0)
+    hal.add_argument("--limit", type=int, default=None, help="only the first N probes")
+    hal.add_argument("--csv", default=None, help="also write the per-fact records as CSV here")
+    hal.add_argument(
+        "--fail-above",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 3 when a summary metric exceeds VALUE, e.g. narrow_hallucination_rate=0.1",
+    )
+    add_engine_args(hal)
+    add_run_args(hal, "hallucination")
+
+    rep = sub.add_parser("report", help="rebuild the HTML report from run folders")
+    rep.add_argument("runs", nargs="+", help="run folders")
+    rep.add_argument("--out", default=None, help="HTML file (default: report.html in the run folder)")
+
     demo = sub.add_parser("demo", help="build the demo lab and run the suite on it")
     demo.add_argument("--out", default=os.path.join("reports", "demo"))
     demo.add_argument("--size", choices=["test", "demo"], default="demo")

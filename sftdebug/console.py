@@ -74,5 +74,9 @@ def error(message: str) -> None:
     err.print(f"[bold red]sftdebug: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
+def warn(message: str) -> None:
+    err.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def note(message: str) -> None:
     err.print(escape(message), highlight=False, soft_wrap=True)

@@ -49,70 +49,14 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-class RunFolder:
-    """An open run folder (see module docstring). Use `RunFolder.open(...)`."""
+class Journal:
+    """An append-only JSONL file of keyed records that survives kills: each append is flushed and synced,
+    reopening cuts a torn last line, and `done` holds the last successful record per key."""
 
-    def __init__(self, path: Path, kind: str, done: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.kind = kind
-        self.done = done  # key -> last successful record, from earlier (resumed) runs and this one
-        self._fh = (path / RECORDS).open("a", encoding="utf-8")
-
-    @classmethod
-    def open(
-        cls,
-        path: str | Path,
-        kind: str,
-        args: Mapping[str, Any],
-        *,
-        resume: bool = False,
-        overwrite: bool = False,
-        identity: Iterable[str] = (),
-    ) -> RunFolder:
-        """Create (or with `resume`, reopen) a run folder. `identity` names the arguments that must match
-        for a resume to be meaningful (e.g. the models)."""
-        path = Path(path)
-        clean_args = {k: v for k, v in args.items() if k not in SECRET_ARGS}
-        cls.precheck(path, resume, overwrite)
-        if (path / RECORDS).exists() and not resume:
-            for name in (CONFIG, RECORDS, SUMMARY, "report.html"):
-                (path / name).unlink(missing_ok=True)
-        path.mkdir(parents=True, exist_ok=True)
-        done: dict[str, dict[str, Any]] = {}
-        if resume and (path / CONFIG).exists():
-            cls._check_resumable(path, kind, clean_args, identity)
-            done = _read_done(path / RECORDS, repair=True)
-        else:
-            config = {
-                "kind": kind,
-                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-                "args": clean_args,
-                "versions": versions(),
-                "seed": clean_args.get("seed"),
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "schema_version": SCHEMA_VERSION,
-            }
-            write_json_atomic(path / CONFIG, config)
-        return cls(path, kind, done)
-
-    @staticmethod
-    def precheck(path: str | Path, resume: bool, overwrite: bool) -> None:
-        """Fail early (before loading models) when `path` holds a run and neither flag says what to do."""
-        if (Path(path) / RECORDS).exists() and not resume and not overwrite:
-            raise UsageError(f"{path} already holds a run: pass --resume to continue it or --overwrite")
-
-    @staticmethod
-    def _check_resumable(path: Path, kind: str, args: Mapping[str, Any], identity: Iterable[str]) -> None:
-        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
-        if config.get("kind") != kind:
-            raise UsageError(f"{path} holds a {config.get('kind')!r} run, not {kind!r}: cannot resume it")
-        for name in identity:
-            before = config.get("args", {}).get(name)
-            if before != args.get(name):
-                raise UsageError(
-                    f"{path}: --{name.replace('_', '-')} was {before!r} in the run being resumed, now "
-                    f"{args.get(name)!r}; use the same value or another --out"
-                )
+        self.done = _read_done(path, repair=True)
+        self._fh = path.open("a", encoding="utf-8")
 
     def is_done(self, key: str) -> bool:
         return key in self.done
@@ -133,11 +77,92 @@ class RunFolder:
         """Every successful record so far, one per key (earlier runs included)."""
         return list(self.done.values())
 
+    def close(self) -> None:
+        self._fh.close()
+
+
+class RunFolder:
+    """An open run folder (see module docstring). Use `RunFolder.open(...)`.
+
+    `append`/`is_done`/`records` act on records.jsonl; `journal(name)` opens another resumable file in the
+    folder (e.g. one per model of a two-model run, so only one model need be in memory at a time)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self._records = Journal(path / RECORDS)
+        self._journals: list[Journal] = [self._records]
+        self.done = self._records.done
+        self.append = self._records.append
+        self.is_done = self._records.is_done
+        self.records = self._records.records
+
+    def journal(self, name: str) -> Journal:
+        j = Journal(self.path / f"{name}.jsonl")
+        self._journals.append(j)
+        return j
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        kind: str,
+        args: Mapping[str, Any],
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        identity: Iterable[str] = (),
+    ) -> RunFolder:
+        """Create (or with `resume`, reopen) a run folder. `identity` names the arguments that must match
+        for a resume to be meaningful (e.g. the models)."""
+        path = Path(path)
+        clean_args = {k: v for k, v in args.items() if k not in SECRET_ARGS}
+        cls.precheck(path, resume, overwrite)
+        if (path / CONFIG).exists() and not resume:
+            # Only a folder that sftdebug made (it has config.json) is cleared: never a user's own files.
+            for stale in [*path.glob("*.jsonl"), path / CONFIG, path / SUMMARY, path / "report.html"]:
+                stale.unlink(missing_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
+        if resume and (path / CONFIG).exists():
+            cls._check_resumable(path, kind, clean_args, identity)
+        else:
+            config = {
+                "kind": kind,
+                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                "args": clean_args,
+                "versions": versions(),
+                "seed": clean_args.get("seed"),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "schema_version": SCHEMA_VERSION,
+            }
+            write_json_atomic(path / CONFIG, config)
+        return cls(path, kind)
+
+    @staticmethod
+    def precheck(path: str | Path, resume: bool, overwrite: bool) -> None:
+        """Fail early (before loading models) when `path` holds a run and neither flag says what to do."""
+        if (Path(path) / RECORDS).exists() and not resume and not overwrite:
+            raise UsageError(f"{path} already holds a run: pass --resume to continue it or --overwrite")
+
+    @staticmethod
+    def _check_resumable(path: Path, kind: str, args: Mapping[str, Any], identity: Iterable[str]) -> None:
+        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+        if config.get("kind") != kind:
+            raise UsageError(f"{path} holds a {config.get('kind')!r} run, not {kind!r}: cannot resume it")
+        for name in identity:
+            before = config.get("args", {}).get(name)
+            if before != args.get(name):
+                raise UsageError(
+                    f"{path}: --{name.replace('_', '-')} was {before!r} in the run being resumed, now "
+                    f"{args.get(name)!r}; use the same value or another --out"
+                )
+
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         write_json_atomic(self.path / SUMMARY, {"schema_version": SCHEMA_VERSION, "kind": self.kind, **summary})
 
     def close(self) -> None:
-        self._fh.close()
+        for j in self._journals:
+            j.close()
 
     def __enter__(self) -> RunFolder:
         return self

@@ -1,0 +1,1 @@
+"""Reports built from run folders alone (records.jsonl + summary.json): HTML pages, terminal tables."""

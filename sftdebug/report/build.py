@@ -1,0 +1,70 @@
+"""Build `report.html` for one or more run folders, from their files alone.
+
+sftdebug report reports/demo/hallucination-sft-conflict --out report.html
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sftdebug.errors import UsageError
+from sftdebug.report import hallucination
+from sftdebug.report.html import document, link, section, table
+from sftdebug.store import CONFIG, read_records, read_summary
+
+Renderer = Callable[[dict[str, Any], dict[str, Any], list[dict[str, Any]]], list[str]]
+RENDERERS: dict[str, Renderer] = {"hallucination": hallucination.render}
+HEADLINES: dict[str, Callable[[dict[str, Any]], str]] = {"hallucination": hallucination.headline}
+
+
+def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    if not (run_dir / CONFIG).is_file():
+        raise UsageError(f"{run_dir} is not a run folder (no {CONFIG})")
+    config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+    return config, read_summary(run_dir), read_records(run_dir)
+
+
+def run_sections(run_dir: Path) -> tuple[str, list[str]]:
+    config, summary, records = _load(run_dir)
+    kind = config.get("kind", "?")
+    if kind not in RENDERERS:
+        raise UsageError(f"{run_dir}: no report section for runs of kind {kind!r}")
+    return kind, RENDERERS[kind](config, summary, records)
+
+
+def write_html(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
+    """One run: its report.html (in the run folder unless `out`). Several: one page with a section each."""
+    dirs = [Path(d) for d in run_dirs]
+    if not dirs:
+        raise UsageError("no run folders given")
+    parts = []
+    for d in dirs:
+        kind, body = run_sections(d)
+        parts.append(section(f"{kind}: {d.name}", *body) if len(dirs) > 1 else "".join(body))
+    target = Path(out) if out else dirs[0] / "report.html"
+    title = f"sftdebug {kind}: {dirs[0].name}" if len(dirs) == 1 else f"sftdebug: {len(dirs)} runs"
+    subtitle = " · ".join(str(d) for d in dirs)
+    write_html(target, document(title, subtitle, parts))
+    return target
+
+
+def build_index(run_dirs: Sequence[Path], out: Path, title: str) -> Path:
+    """An index page linking each run's own report.html, with its kind and headline figures."""
+    rows = []
+    for d in run_dirs:
+        config, summary, _ = _load(d)
+        kind = config.get("kind", "?")
+        headline = HEADLINES[kind](summary) if kind in HEADLINES else ""
+        rows.append([link(os.path.relpath(d / "report.html", out.parent), d.name), kind, headline])
+    write_html(out, document(title, f"{len(rows)} runs", [section("Runs", table(["run", "kind", "headline"], rows))]))
+    return out

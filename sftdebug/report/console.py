@@ -1,0 +1,51 @@
+"""Terminal summaries (rich) of finished runs, from their summary.json content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sftdebug import console
+from sftdebug.report.html import pct
+
+
+def hallucination(summary: dict[str, Any], out_dir: str) -> None:
+    console.table(
+        f"narrow hallucination ({out_dir})",
+        ["metric", "value"],
+        [
+            ["facts probed", summary["n_probes"]],
+            ["base knew", summary["base_known"]],
+            [
+                "narrow-hallucination rate [95% CI]",
+                pct(summary["narrow_hallucination_rate"], summary["narrow_hallucination_ci95"]),
+            ],
+            ["base accuracy", pct(summary["base_accuracy"])],
+            ["SFT accuracy", pct(summary["sft_accuracy"])],
+            ["SFT eos rate", pct(summary["sft_eos_rate"])],
+            *[[f"verdict: {v}", n] for v, n in summary["counts"].items()],
+        ],
+    )
+    groups = {**summary["by_relation"], **{f"lang={k}": v for k, v in summary["by_lang"].items()}}
+    console.table(
+        "by relation and language",
+        ["group", "facts", "base knew", "narrow", "narrow rate [95% CI]", "SFT accuracy"],
+        [
+            [
+                k,
+                g["n"],
+                g["base_known"],
+                g["narrow"],
+                pct(g["narrow_hallucination_rate"], g["ci95"]),
+                pct(g["sft_accuracy"]),
+            ]
+            for k, g in groups.items()
+        ],
+    )
+    if summary["examples"]:
+        console.table(
+            "examples of narrow hallucinations",
+            ["fact", "answer", "base continuation", "SFT answer"],
+            [[e["probe_id"], e["answer"], e["base_text"], e["sft_text"]] for e in summary["examples"]],
+        )
+    for w in summary.get("warnings", []):
+        console.warn(w)

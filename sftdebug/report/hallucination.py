@@ -1,0 +1,104 @@
+"""The hallucination section of a report, from a run's records and summary (computes nothing new)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sftdebug.hallucination import CATEGORIES, VERDICTS
+from sftdebug.report.html import cards, details, esc, kv_table, paragraph, pct, section, table, warning
+
+VERDICT_HELP = {
+    "kept": "base right, SFT right",
+    "narrow_hallucination": "base right, SFT wrong: knowledge lost or overwritten by SFT",
+    "gained": "base wrong, SFT right",
+    "never_known": "both wrong: broad hallucination, not caused by SFT",
+    "agree": "no gold answer; the SFT answer repeats the base's claim",
+    "disagree": "no gold answer; the SFT answer does not repeat the base's claim",
+}
+
+
+def _group_table(groups: dict[str, dict[str, Any]], name: str) -> str:
+    rows = [
+        [
+            k,
+            g["n"],
+            g["base_known"],
+            g["narrow"],
+            pct(g["narrow_hallucination_rate"], g["ci95"]),
+            pct(g["base_accuracy"]),
+            pct(g["sft_accuracy"]),
+        ]
+        for k, g in groups.items()
+    ]
+    cols = [name, "facts", "base knew", "narrow", "narrow rate [95% CI]", "base accuracy", "SFT accuracy"]
+    return table(cols, rows)
+
+
+def _fact_table(records: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            r["probe_id"],
+            r["answer"],
+            r["base_prompt"],
+            r["base_text"],
+            r["sft_prompt"],
+            r["sft_text"],
+            r.get("answer_rank"),
+            r["sft_finish_reason"],
+        ]
+        for r in records
+    ]
+    cols = ["id", "answer", "base prompt", "base continuation", "SFT question", "SFT answer", "rank", "finish"]
+    return table(cols, rows, mono=(3, 5))
+
+
+def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    args = config.get("args", {})
+    out = [
+        paragraph(f"base: {args.get('base')} · SFT: {args.get('sft')} · probes: {args.get('probes') or 'default'}"),
+        cards(
+            {
+                "narrow-hallucination rate": pct(
+                    summary["narrow_hallucination_rate"], summary["narrow_hallucination_ci95"]
+                ),
+                "facts the base knew": f"{summary['base_known']} / {summary['n_probes']}",
+                "SFT eos rate": pct(summary["sft_eos_rate"]),
+                "base accuracy": pct(summary["base_accuracy"]),
+                "SFT accuracy": pct(summary["sft_accuracy"]),
+            }
+        ),
+    ]
+    out += [warning(w) for w in summary.get("warnings", [])]
+    counts = summary["counts"]
+    out.append(
+        section(
+            "Verdicts", table(["verdict", "facts", "meaning"], [[v, n, VERDICT_HELP[v]] for v, n in counts.items()])
+        )
+    )
+    if "category_transitions" in summary:
+        m = summary["category_transitions"]
+        out.append(
+            section(
+                "Knowledge categories, base → SFT",
+                paragraph("Rows: base category; columns: SFT category (Gekhman et al. 2024)."),
+                table(["base \\ SFT", *CATEGORIES], [[b, *[m[b][s] for s in CATEGORIES]] for b in CATEGORIES]),
+            )
+        )
+    groups = [_group_table(summary["by_relation"], "relation"), _group_table(summary["by_lang"], "language")]
+    if "by_split" in summary:
+        groups.append(_group_table(summary["by_split"], "split"))
+    out.append(section("Breakdown", *groups))
+    if "base_answer_rank" in summary:
+        out.append(section("Candidate ranking (base log-probabilities)", kv_table(summary["base_answer_rank"])))
+    by_verdict = {v: [r for r in records if r["verdict"] == v] for v in VERDICTS}
+    facts = [details(f"{v} ({len(rs)}): {VERDICT_HELP[v]}", _fact_table(rs)) for v, rs in by_verdict.items() if rs]
+    out.append(section("Facts, base continuation vs SFT answer", *facts))
+    return [f'<div class="run" id="{esc(config.get("kind", "run"))}">', *out, "</div>"]
+
+
+def headline(summary: dict[str, Any]) -> str:
+    text = (
+        f"narrow-hallucination rate {pct(summary['narrow_hallucination_rate'], summary['narrow_hallucination_ci95'])}"
+        f" · SFT eos rate {pct(summary['sft_eos_rate'])} · {summary['n_probes']} facts"
+    )
+    return text + (" · " + "; ".join(summary["warnings"]) if summary.get("warnings") else "")

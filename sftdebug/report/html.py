@@ -1,0 +1,119 @@
+"""Self-contained HTML: inline CSS, no scripts, no network requests; every piece of text escaped.
+
+Model outputs and data are untrusted: everything goes through `esc()` (or the helpers that call it), and
+only this module writes markup.
+
+    page = document("hallucination: sft-conflict", [section("Headline", kv_table({...}))])
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+color:#1d2430;padding:0 1rem}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #dde2ea}
+.sub{color:#5b6575;margin-top:0}
+table{border-collapse:collapse;margin:.6rem 0;font-size:13px}
+th,td{border:1px solid #dde2ea;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f5f9}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.warn{background:#fff4e5;border-left:4px solid #f59e0b;padding:.5rem .8rem;margin:.6rem 0}
+.bad{color:#b42318;font-weight:600}.good{color:#067647}
+.cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #dde2ea;border-radius:6px;padding:.6rem 1rem;
+min-width:11rem}.card b{display:block;font-size:1.4rem}
+code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;white-space:pre-wrap;
+word-break:break-word}
+details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
+"""
+
+
+class Markup(str):
+    """Markup built by this module from escaped parts: passed through `esc` unchanged."""
+
+
+def esc(value: Any) -> str:
+    if isinstance(value, Markup):
+        return value
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def link(href: str, text: str) -> Markup:
+    return Markup(f'<a href="{esc(href)}">{esc(text)}</a>')
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def pct(value: float | None, ci: Sequence[float] | None = None) -> str:
+    if value is None:
+        return "—"
+    text = f"{100 * value:.1f}%"
+    if ci:
+        text += f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+    return text
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], mono: Sequence[int] = ()) -> str:
+    """A table of escaped cells; numbers right-aligned, columns listed in `mono` in a monospace font."""
+    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        cells = []
+        for i, v in enumerate(row):
+            cls = "num" if isinstance(v, int | float) and not isinstance(v, bool) else ("mono" if i in mono else "")
+            cells.append(f'<td class="{cls}">{esc(fmt(v))}</td>' if cls else f"<td>{esc(fmt(v))}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def kv_table(data: Mapping[str, Any]) -> str:
+    return table(["", ""], [[k, v] for k, v in data.items()])
+
+
+def cards(items: Mapping[str, str]) -> str:
+    return (
+        '<div class="cards">'
+        + "".join(f'<div class="card">{esc(k)}<b>{esc(v)}</b></div>' for k, v in items.items())
+        + "</div>"
+    )
+
+
+def warning(text: str) -> str:
+    return f'<div class="warn">{esc(text)}</div>'
+
+
+def section(title: str, *parts: str) -> str:
+    return f"<section><h2>{esc(title)}</h2>{''.join(parts)}</section>"
+
+
+def details(summary: str, *parts: str) -> str:
+    return f"<details><summary>{esc(summary)}</summary>{''.join(parts)}</details>"
+
+
+def paragraph(text: str, cls: str = "") -> str:
+    return f'<p class="{esc(cls)}">{esc(text)}</p>' if cls else f"<p>{esc(text)}</p>"
+
+
+def document(title: str, subtitle: str, body: Sequence[str]) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        # No external loads of any kind: the report must open offline and leak nothing.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        'img-src data:">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title>'
+        f'<style>{CSS}</style></head><body><h1>{esc(title)}</h1><p class="sub">{esc(subtitle)}</p>'
+        + "".join(body)
+        + "</body></html>\n"
+    )
