@@ -1,0 +1,96 @@
+"""One module per `sftdebug` subcommand, each with `register(subparsers)` and a `run(args)` it sets as default.
+
+Command modules import only the standard library at module level (heavy imports live inside `run`), so that
+building the whole parser for `sftdebug --help` stays instant. Shared argument groups live here.
+
+To add a command: write `sftdebug/commands/NAME.py` with `register`, and add NAME to `MODULES`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+from sftdebug.errors import UsageError
+
+MODULES = ("hallucination", "generate", "lab", "report", "demo")
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine")
+    g.add_argument("--engine", default="hf", help="engine that runs the model(s) (default: hf = transformers)")
+    g.add_argument("--device", default=None, help="cuda, cuda:1, cpu… (default: cuda if available, else cpu)")
+    g.add_argument(
+        "--dtype",
+        default=None,
+        choices=["float32", "bfloat16", "float16"],
+        help="default: bfloat16 on CUDA, float32 on CPU",
+    )
+    g.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    g.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a checkpoint's own Python code to run (only for checkpoints you trust)",
+    )
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    return {
+        "device": args.device,
+        "dtype": args.dtype,
+        "batch_size": args.batch_size,
+        "trust_remote_code": args.trust_remote_code,
+    }
+
+
+def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:
+    p.add_argument("--out", default=None, help=f"run folder (default: reports/{kind}/<time>)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+
+
+def default_out(kind: str) -> str:
+    return os.path.join("reports", kind, time.strftime("%Y%m%d-%H%M%S"))
+
+
+def quiet_libraries() -> None:
+    """transformers' own progress bars and advice would interleave with ours."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def parse_fail_above(specs: list[str]) -> dict[str, float]:
+    gates = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        try:
+            gates[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UsageError(f"--fail-above {spec!r}: expected METRIC=NUMBER, e.g. narrow_hallucination_rate=0.1")
+    return gates
+
+
+def check_gates(gates: dict[str, float], summary: dict[str, Any]) -> int:
+    """Exit code 3 when a gated metric exceeds its limit (for CI), else 0."""
+    from sftdebug import console
+
+    failed = 0
+    for name, limit in gates.items():
+        value = summary.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            numeric = sorted(k for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool))
+            raise UsageError(f"--fail-above: {name!r} is not a numeric summary metric (have: {', '.join(numeric)})")
+        if value > limit:
+            console.error(f"gate failed: {name} = {value:.4f} > {limit}")
+            failed = 3
+    return failed
