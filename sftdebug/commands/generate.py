@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.engines import SamplingParams, load_engine
     from sftdebug.errors import UsageError
     from sftdebug.generate import PromptItem, read_prompts, run_generate
+    from sftdebug.report.build import build_report
     from sftdebug.store import RunFolder
 
     try:
@@ -68,4 +69,5 @@ def run(args: argparse.Namespace) -> int:
     rows = [[r["id"], r["sample"], r["text"], r["finish_reason"]] for r in run_folder.records()[:10]]
     console.table(f"first completions ({out})", ["id", "sample", "text", "finish"], rows)
     console.kv("summary", summary)
+    console.note(f"records: {out}/records.jsonl · report: {build_report([out])}")
     return 0

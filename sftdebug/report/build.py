@@ -5,20 +5,26 @@ sftdebug report reports/demo/hallucination-sft-conflict --out report.html
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sftdebug.errors import UsageError
-from sftdebug.report import hallucination
 from sftdebug.report.html import document, link, section, table
 from sftdebug.store import CONFIG, read_records, read_summary
 
-Renderer = Callable[[dict[str, Any], dict[str, Any], list[dict[str, Any]]], list[str]]
-RENDERERS: dict[str, Renderer] = {"hallucination": hallucination.render}
-HEADLINES: dict[str, Callable[[dict[str, Any]], str]] = {"hallucination": hallucination.headline}
+KINDS = ("hallucination", "generate", "data", "latency", "overfit")
+
+
+def section_module(kind: str) -> Any:
+    """`sftdebug.report.<kind>`: its `render(config, summary, records) -> list[str]` (HTML parts) and
+    `headline(summary) -> str` (one line for index pages)."""
+    if kind not in KINDS:
+        raise UsageError(f"no report section for runs of kind {kind!r}")
+    return importlib.import_module(f"sftdebug.report.{kind}")
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
@@ -31,9 +37,7 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str,
 def run_sections(run_dir: Path) -> tuple[str, list[str]]:
     config, summary, records = _load(run_dir)
     kind = config.get("kind", "?")
-    if kind not in RENDERERS:
-        raise UsageError(f"{run_dir}: no report section for runs of kind {kind!r}")
-    return kind, RENDERERS[kind](config, summary, records)
+    return kind, section_module(kind).render(config, summary, records)
 
 
 def write_html(path: Path, text: str) -> None:
@@ -64,7 +68,7 @@ def build_index(run_dirs: Sequence[Path], out: Path, title: str) -> Path:
     for d in run_dirs:
         config, summary, _ = _load(d)
         kind = config.get("kind", "?")
-        headline = HEADLINES[kind](summary) if kind in HEADLINES else ""
+        headline = section_module(kind).headline(summary)
         rows.append([link(os.path.relpath(d / "report.html", out.parent), d.name), kind, headline])
     write_html(out, document(title, f"{len(rows)} runs", [section("Runs", table(["run", "kind", "headline"], rows))]))
     return out
