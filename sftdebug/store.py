@@ -42,6 +42,22 @@ def versions() -> dict[str, str]:
     return out
 
 
+def redact_argv(argv: list[str]) -> list[str]:
+    """The command line with secret flag values replaced by ***."""
+    flags = {"--" + name.replace("_", "-") for name in SECRET_ARGS}
+    out, hide = [], False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if hide:
+            out.append("***")
+        elif name in flags and "=" in arg:
+            out.append(f"{name}=***")
+        else:
+            out.append(arg)
+        hide = not hide and arg in flags
+    return out
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON so that readers see the old file or the new one, never half of one."""
     tmp = path.with_name(path.name + ".tmp")
@@ -128,7 +144,7 @@ class RunFolder:
         else:
             config = {
                 "kind": kind,
-                "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+                "command": " ".join([Path(sys.argv[0]).name, *redact_argv(sys.argv[1:])]),
                 "args": clean_args,
                 "versions": versions(),
                 "seed": clean_args.get("seed"),

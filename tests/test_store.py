@@ -63,3 +63,17 @@ def test_bad_records_line_is_named(tmp_path: Path) -> None:
     (tmp_path / "records.jsonl").write_text('{"key": "a"}\nnot json\n{"key": "b"}\n')
     with pytest.raises(UsageError, match=r"records.jsonl:2"):
         read_records(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--api-key", "sk-1", "--model", "m"], ["--api-key", "***", "--model", "m"]),
+        (["--api-key=sk-1", "--x"], ["--api-key=***", "--x"]),
+        (["--model", "--api-key"], ["--model", "--api-key"]),
+    ],
+)
+def test_secret_flags_are_redacted_from_the_command(argv: list[str], expected: list[str]) -> None:
+    from sftdebug.store import redact_argv
+
+    assert redact_argv(argv) == expected

@@ -18,9 +18,34 @@ from sftdebug.errors import UsageError
 MODULES = ("hallucination", "generate", "lab", "report", "demo")
 
 
-def add_engine_args(p: argparse.ArgumentParser) -> None:
+def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False) -> None:
     g = p.add_argument_group("engine")
-    g.add_argument("--engine", default="hf", help="engine that runs the model(s) (default: hf = transformers)")
+    g.add_argument(
+        "--engine",
+        default="hf",
+        choices=["hf", "vllm", "openai"],
+        help="hf = transformers (default), vllm = in-process vLLM, openai = an OpenAI-compatible endpoint",
+    )
+    g.add_argument("--endpoint", default=None, help="--engine openai: server URL, e.g. http://127.0.0.1:8000")
+    if two_models:
+        g.add_argument(
+            "--base-endpoint", default=None, help="--engine openai: the base model's server (overrides --endpoint)"
+        )
+        g.add_argument(
+            "--sft-endpoint", default=None, help="--engine openai: the SFT model's server (overrides --endpoint)"
+        )
+    g.add_argument(
+        "--api-key",
+        default=None,
+        help="--engine openai: API key (default: $OPENAI_API_KEY); never written to run folders",
+    )
+    g.add_argument("--concurrency", type=int, default=8, help="--engine openai: requests in flight (default 8)")
+    g.add_argument("--timeout", type=float, default=120.0, help="--engine openai: seconds per request (default 120)")
+    g.add_argument(
+        "--tokenizer",
+        default=None,
+        help="--engine openai: local tokenizer folder/hub id, to render chat prompts and count tokens",
+    )
     g.add_argument("--device", default=None, help="cuda, cuda:1, cpu… (default: cuda if available, else cpu)")
     g.add_argument(
         "--dtype",
@@ -36,15 +61,26 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[str, Any]:
+    """Keyword options for `load_engine(args.engine, ...)`; `side` ("base"/"sft") picks a per-model endpoint."""
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-    return {
-        "device": args.device,
-        "dtype": args.dtype,
-        "batch_size": args.batch_size,
-        "trust_remote_code": args.trust_remote_code,
-    }
+    if args.engine == "openai":
+        endpoint = (getattr(args, f"{side}_endpoint", None) if side else None) or args.endpoint
+        if args.concurrency < 1 or args.timeout <= 0:
+            raise UsageError("--concurrency must be >= 1 and --timeout > 0")
+        return {
+            "endpoint": endpoint,
+            "api_key": args.api_key or os.environ.get("OPENAI_API_KEY"),
+            "concurrency": args.concurrency,
+            "timeout": args.timeout,
+            "tokenizer": args.tokenizer,
+            "trust_remote_code": args.trust_remote_code,
+        }
+    opts: dict[str, Any] = {"dtype": args.dtype, "trust_remote_code": args.trust_remote_code}
+    if args.engine == "hf":
+        opts.update(device=args.device, batch_size=args.batch_size)
+    return opts
 
 
 def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:
@@ -78,6 +114,17 @@ def parse_fail_above(specs: list[str]) -> dict[str, float]:
         if not sep or not name.strip():
             raise UsageError(f"--fail-above {spec!r}: expected METRIC=NUMBER, e.g. narrow_hallucination_rate=0.1")
     return gates
+
+
+def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None) -> int:
+    """3 when a `--fail-above` gate fails, else 1 when requests failed (retry with --resume), else 0."""
+    from sftdebug import console
+
+    code = check_gates(gates or {}, summary)
+    if summary.get("n_failed"):
+        console.error(f"{summary['n_failed']} requests failed and are not in the results: rerun with --resume")
+        code = code or 1
+    return code
 
 
 def check_gates(gates: dict[str, float], summary: dict[str, Any]) -> int:

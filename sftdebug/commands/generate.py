@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sftdebug import console
-    from sftdebug.commands import default_out, engine_options, quiet_libraries
+    from sftdebug.commands import default_out, engine_options, exit_code, quiet_libraries
     from sftdebug.engines import SamplingParams, load_engine
     from sftdebug.errors import UsageError
     from sftdebug.generate import PromptItem, read_prompts, run_generate
@@ -70,4 +70,4 @@ def run(args: argparse.Namespace) -> int:
     console.table(f"first completions ({out})", ["id", "sample", "text", "finish"], rows)
     console.kv("summary", summary)
     console.note(f"records: {out}/records.jsonl · report: {build_report([out])}")
-    return 0
+    return exit_code(summary)

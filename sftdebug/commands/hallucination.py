@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
         metavar="METRIC=VALUE",
         help="exit 3 when a summary metric exceeds VALUE, e.g. narrow_hallucination_rate=0.1",
     )
-    add_engine_args(hal)
+    add_engine_args(hal, two_models=True)
     add_run_args(hal, "hallucination")
     hal.set_defaults(run=run)
 
@@ -70,7 +70,7 @@ def load_all(files: list[str]) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     from sftdebug import console
-    from sftdebug.commands import check_gates, default_out, engine_options, parse_fail_above, quiet_libraries
+    from sftdebug.commands import default_out, engine_options, exit_code, parse_fail_above, quiet_libraries
     from sftdebug.engines import load_engine
     from sftdebug.errors import UsageError
     from sftdebug.hallucination_run import HallucinationConfig, run_hallucination
@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> int:
     )
     out = args.out or default_out("hallucination")
     RunFolder.precheck(out, args.resume, args.overwrite)
-    opts = engine_options(args)
     quiet_libraries()
     with (
         RunFolder.open(
@@ -106,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         console.progress_bars() as bar,
     ):
         summary = run_hallucination(
-            partial(load_engine, args.engine, args.base, **opts),
-            partial(load_engine, args.engine, args.sft, **opts),
+            partial(load_engine, args.engine, args.base, **engine_options(args, "base")),
+            partial(load_engine, args.engine, args.sft, **engine_options(args, "sft")),
             probes,
             cfg,
             run_folder,
@@ -118,4 +117,4 @@ def run(args: argparse.Namespace) -> int:
     report = build_report([out])
     report_console.hallucination(summary, out)
     console.note(f"records: {out}/records.jsonl · report: {report}")
-    return check_gates(gates, summary)
+    return exit_code(summary, gates)

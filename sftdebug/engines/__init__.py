@@ -25,6 +25,8 @@ from sftdebug.errors import UsageError
 # "module:Class" strings: the heavy module (torch, vllm, …) is imported only when that engine is asked for.
 ENGINES: dict[str, str] = {
     "hf": "sftdebug.engines.hf:HFEngine",
+    "vllm": "sftdebug.engines.vllm:VLLMEngine",
+    "openai": "sftdebug.engines.openai:OpenAIEngine",
 }
 
 

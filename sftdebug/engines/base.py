@@ -17,7 +17,9 @@ Message = dict[str, str]
 # A prompt is raw text (continued as is: base models) or chat messages (rendered with the model's own
 # chat template plus the generation prompt: SFT models).
 Prompt = str | list[Message]
-FinishReason = Literal["stop", "length"]
+# "error": the request failed after retries (endpoint engines); callers record it as failed so that
+# `--resume` retries it, and never mistake it for a model answer.
+FinishReason = Literal["stop", "length", "error"]
 
 
 @dataclass(frozen=True)
@@ -66,15 +68,21 @@ class Timing:
 @dataclass(frozen=True)
 class Completion:
     text: str
-    token_ids: tuple[int, ...]
+    token_ids: tuple[int, ...]  # empty where the engine does not see ids (HTTP endpoints)
     prompt_tokens: int
     finish_reason: FinishReason
     stop_reason: str | None = None  # "eos", the stop string, or None when finish_reason == "length"
     timing: Timing | None = None
+    n_tokens: int | None = None  # completion tokens when token_ids are not known (server-reported usage)
+    error: str | None = None  # why the request failed (finish_reason == "error")
 
     @property
     def completion_tokens(self) -> int:
-        return len(self.token_ids)
+        return self.n_tokens if self.n_tokens is not None else len(self.token_ids)
+
+    @property
+    def failed(self) -> bool:
+        return self.finish_reason == "error"
 
 
 @dataclass(frozen=True)

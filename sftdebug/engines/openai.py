@@ -1,0 +1,279 @@
+"""The OpenAI-compatible endpoint engine: models served by `vllm serve` (or any compatible server).
+
+Raw prompts go to `/v1/completions` (base models), chat prompts to `/v1/chat/completions` (SFT models, the
+server applies the chat template). Every request streams (SSE) so each chunk gets a timestamp, and asks for
+usage so the server's own token counts are used. Requests run with bounded concurrency, a per-request
+timeout, and retries with exponential backoff on connection errors, dropped streams, 5xx and 429. A request
+that still fails comes back as a Completion with `finish_reason="error"`: callers record it as failed and
+`--resume` retries it. Only the standard library is used (no client package to install).
+
+    engine = OpenAIEngine("sft", endpoint="http://127.0.0.1:8000", api_key=os.environ.get("OPENAI_API_KEY"))
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from sftdebug.chat import render_chat, validate_messages
+from sftdebug.engines.base import (
+    Completion,
+    FinishReason,
+    GenerationRequest,
+    Prompt,
+    SamplingParams,
+    Score,
+    ScoreRequest,
+    Timing,
+)
+from sftdebug.errors import EngineError, UsageError
+
+log = logging.getLogger(__name__)
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+class ScoringUnsupported(EngineError):
+    """The endpoint cannot return prompt log-probabilities (echo + logprobs)."""
+
+
+class _Retryable(Exception):
+    pass
+
+
+@dataclass
+class _Stream:
+    pieces: list[str] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    finish: str | None = None
+    stop_reason: Any = None
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+class OpenAIEngine:
+    """Engine over an OpenAI-compatible HTTP endpoint (see module docstring)."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        tokenizer: str | None = None,
+        trust_remote_code: bool = False,
+        check: bool = True,
+    ) -> None:
+        if not endpoint:
+            raise UsageError("--engine openai needs --endpoint URL (e.g. http://127.0.0.1:8000)")
+        if not endpoint.startswith(("http://", "https://")):
+            raise UsageError(f"--endpoint {endpoint!r}: expected an http:// or https:// URL")
+        self.name = model
+        self.base = endpoint.rstrip("/").removesuffix("/v1")
+        self.api_key = api_key
+        self.concurrency, self.timeout, self.retries, self.backoff = max(1, concurrency), timeout, retries, backoff
+        self.tokenizer = None
+        if tokenizer:
+            from transformers import AutoTokenizer
+
+            from sftdebug.modelsrc import resolve_model
+
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                resolve_model(tokenizer), trust_remote_code=trust_remote_code
+            )
+        if check:
+            self.check_model()
+
+    # --- plumbing ------------------------------------------------------------------------------------
+
+    def _request(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream, application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, headers=headers, method="POST" if data else "GET")
+        return urllib.request.urlopen(req, timeout=self.timeout)
+
+    def check_model(self) -> None:
+        """Fail early, with a clear message, when the endpoint is down or does not serve this model."""
+        try:
+            with self._request("/v1/models") as resp:
+                served = [m.get("id") for m in json.load(resp).get("data", [])]
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise UsageError(
+                    f"{self.base} refused the API key ({exc.code}): pass --api-key or set OPENAI_API_KEY"
+                ) from None
+            raise EngineError(f"{self.base}/v1/models answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise EngineError(f"cannot reach {self.base} ({reason}): is the server running? check --endpoint") from None
+        if served and self.name not in served:
+            raise UsageError(
+                f"model {self.name!r} is not served by {self.base} (served: {', '.join(map(str, served))})"
+            )
+
+    def _with_retries(self, fn: Any, *args: Any) -> Any:
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return fn(*args)
+            except _Retryable as exc:
+                if attempt == self.retries:
+                    raise EngineError(f"failed after {self.retries + 1} attempts: {exc}") from None
+                log.info("retrying after %s (attempt %d)", exc, attempt + 1)
+                time.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _call(self, path: str, body: dict[str, Any], stream: bool) -> Any:
+        """One HTTP exchange: parsed JSON, or the parsed SSE stream. Classifies failures as retryable."""
+        t0 = time.perf_counter()
+        try:
+            with self._request(path, body) as resp:
+                if not stream:
+                    return json.load(resp)
+                return self._read_stream(resp, t0)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")[:300]
+            if exc.code in RETRY_STATUS:
+                raise _Retryable(f"HTTP {exc.code} {detail}") from None
+            if exc.code == 404 and "model" in detail.lower():
+                raise UsageError(f"{self.base}: model {self.name!r} not found ({detail})") from None
+            raise EngineError(f"HTTP {exc.code} from {self.base}{path}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+            raise _Retryable(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
+
+    def _read_stream(self, resp: Any, t0: float) -> _Stream:
+        s, done = _Stream(), False
+        for raw in resp:
+            line = raw.strip()
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                done = True
+                break
+            obj = json.loads(data)
+            if obj.get("usage"):
+                s.usage = obj["usage"]
+            for ch in obj.get("choices") or []:
+                piece = ch.get("text") if "text" in ch else (ch.get("delta") or {}).get("content")
+                if piece:
+                    s.pieces.append(piece)
+                    s.times.append(time.perf_counter() - t0)
+                if ch.get("finish_reason"):
+                    s.finish, s.stop_reason = ch["finish_reason"], ch.get("stop_reason")
+            if time.perf_counter() - t0 > self.timeout:
+                raise _Retryable(f"stream exceeded the {self.timeout:.0f} s timeout")
+        if not done:
+            raise _Retryable("the stream ended before [DONE] (dropped connection)")
+        return s
+
+    # --- engine interface ----------------------------------------------------------------------------
+
+    def render(self, prompt: Prompt) -> str:
+        if isinstance(prompt, str):
+            return prompt
+        messages = validate_messages(prompt)
+        if self.tokenizer is not None:
+            return render_chat(self.tokenizer, messages)
+        return json.dumps(messages, ensure_ascii=False)  # the server renders; this is for display only
+
+    def _body(self, prompt: Prompt, p: SamplingParams, sample: int) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "model": self.name,
+            "max_tokens": p.max_new_tokens,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if p.temperature > 0 and p.seed is not None:
+            body["seed"] = p.seed + sample
+        if p.stop:
+            body["stop"] = list(p.stop)
+        if p.stop_token_ids:
+            body["stop_token_ids"] = list(p.stop_token_ids)  # vLLM extension
+        if p.ignore_eos:
+            body["ignore_eos"] = True  # vLLM extension: latency sweeps need exactly max_tokens tokens
+        if isinstance(prompt, str):
+            return "/v1/completions", {**body, "prompt": prompt}
+        return "/v1/chat/completions", {**body, "messages": validate_messages(prompt)}
+
+    def _one(self, req: GenerationRequest, sample: int) -> Completion:
+        path, body = self._body(req.prompt, req.params, sample)
+        try:
+            s: _Stream = self._with_retries(self._call, path, body, True)
+        except EngineError as exc:
+            return Completion(text="", token_ids=(), prompt_tokens=0, finish_reason="error", error=str(exc))
+        n = int(s.usage.get("completion_tokens", len(s.pieces)))
+        finish: FinishReason = "length"
+        stop_reason = None
+        if s.finish == "stop" or (s.finish is None and n < req.params.max_new_tokens):
+            finish, stop_reason = "stop", "eos" if s.stop_reason is None else str(s.stop_reason)
+        timing = Timing(ttft_s=s.times[0], e2e_s=s.times[-1], token_times_s=tuple(s.times)) if s.times else None
+        return Completion(
+            text="".join(s.pieces),
+            token_ids=(),
+            prompt_tokens=int(s.usage.get("prompt_tokens", 0)),
+            finish_reason=finish,
+            stop_reason=stop_reason,
+            timing=timing,
+            n_tokens=n,
+        )
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
+        jobs = [(i, j) for i, r in enumerate(requests) for j in range(r.params.n)]
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            done = list(pool.map(lambda ij: self._one(requests[ij[0]], ij[1]), jobs))
+        out: list[list[Completion]] = [[] for _ in requests]
+        for (i, _), c in zip(jobs, done, strict=True):
+            out[i].append(c)
+        return out
+
+    def _score_one(self, req: ScoreRequest) -> Score:
+        if not isinstance(req.prompt, str) and self.tokenizer is None:
+            raise ScoringUnsupported(
+                "scoring chat prompts through an endpoint needs --tokenizer (to render the template)"
+            )
+        prompt = self.render(req.prompt)
+        text = prompt + req.continuation
+        body = {"model": self.name, "prompt": text, "max_tokens": 1, "temperature": 0, "echo": True, "logprobs": 0}
+        try:
+            resp = self._with_retries(self._call, "/v1/completions", body, False)
+        except EngineError as exc:
+            if "HTTP 400" in str(exc) or "HTTP 422" in str(exc):
+                raise ScoringUnsupported(
+                    f"{self.base} does not return prompt log-probs (echo + logprobs): {exc}"
+                ) from None
+            raise
+        lp = resp["choices"][0].get("logprobs") or {}
+        offsets, tokens, values = lp.get("text_offset"), lp.get("tokens"), lp.get("token_logprobs")
+        if not offsets or tokens is None or values is None:
+            raise ScoringUnsupported(f"{self.base} returned no prompt log-probs for echo=true")
+        picked = [(t, v) for o, t, v in zip(offsets, tokens, values, strict=True) if len(prompt) <= o < len(text)]
+        if not picked or any(v is None for _, v in picked):
+            raise ScoringUnsupported(f"{self.base}: the continuation's tokens have no log-probs")
+        return Score(
+            logprob=float(sum(v for _, v in picked)),
+            token_logprobs=tuple(float(v) for _, v in picked),
+            tokens=tuple(t for t, _ in picked),
+        )
+
+    def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(self._score_one, requests))
+
+    def close(self) -> None:
+        pass

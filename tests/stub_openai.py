@@ -1,0 +1,131 @@
+"""A small OpenAI-compatible stub server on 127.0.0.1 with a known latency model and injectable faults.
+
+The first token of a streamed answer arrives B0 + B1·p seconds after the request (p = prompt words, which
+is what the stub reports as `usage.prompt_tokens`), each further token K seconds later. Faults are queued
+per request: "500", "429", "drop" (the stream stops mid-way without [DONE]), "hang" (no answer until the
+client's timeout), "400".
+
+    with StubServer(model="stub", b0=0.02, b1=0.0005, k=0.004) as stub:
+        engine = OpenAIEngine("stub", endpoint=stub.url)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class StubServer:
+    def __init__(
+        self,
+        model: str = "stub",
+        b0: float = 0.0,
+        b1: float = 0.0,
+        k: float = 0.0,
+        answer_tokens: int = 5,
+        api_key: str | None = None,
+    ) -> None:
+        self.model, self.b0, self.b1, self.k = model, b0, b1, k
+        self.answer_tokens, self.api_key = answer_tokens, api_key
+        self.faults: deque[str] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> StubServer:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def next_fault(self) -> str | None:
+        with self._lock:
+            return self.faults.popleft() if self.faults else None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _json(self, code: int, obj: Any) -> None:
+                body = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _authorised(self) -> bool:
+                if stub.api_key and self.headers.get("Authorization") != f"Bearer {stub.api_key}":
+                    self._json(401, {"error": {"message": "bad key"}})
+                    return False
+                return True
+
+            def do_GET(self) -> None:
+                if not self._authorised():
+                    return
+                if self.path == "/v1/models":
+                    self._json(200, {"object": "list", "data": [{"id": stub.model, "object": "model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                if not self._authorised():
+                    return
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append({"path": self.path, **body})
+                fault = stub.next_fault()
+                if fault and fault.isdigit():
+                    self._json(int(fault), {"error": {"message": f"injected {fault}"}})
+                    return
+                if fault == "hang":
+                    time.sleep(3)
+                    return
+                if body.get("model") != stub.model:
+                    self._json(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
+                    return
+                if body.get("echo"):
+                    self._json(400, {"error": {"message": "echo is not supported"}})
+                    return
+                self._stream(body, drop=fault == "drop")
+
+            def _stream(self, body: dict[str, Any], drop: bool) -> None:
+                chat = self.path.endswith("/chat/completions")
+                text = " ".join(m["content"] for m in body["messages"]) if chat else body["prompt"]
+                p = len(text.split())
+                n = body["max_tokens"] if body.get("ignore_eos") else min(body["max_tokens"], stub.answer_tokens)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                start = time.perf_counter()
+                for i in range(n):
+                    due = start + stub.b0 + stub.b1 * p + stub.k * i
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                    if drop and i == n // 2:
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    piece = f" tok{i}"
+                    choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
+                    last = i == n - 1
+                    choice["finish_reason"] = ("length" if n == body["max_tokens"] else "stop") if last else None
+                    self._event({"choices": [choice]})
+                self._event({"choices": [], "usage": {"prompt_tokens": p, "completion_tokens": n}})
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def _event(self, obj: Any) -> None:
+                self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
+                self.wfile.flush()
+
+        return Handler
