@@ -19,6 +19,7 @@ from sftdebug.probes import Probe
 from sftdebug.store import Journal, RunFolder
 
 Tick = Callable[[str, int, int, str], None]
+SCORING_SKIPPED = "candidate ranking skipped"
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,12 @@ def _candidate_logprobs(engine: Engine, probes: Sequence[Probe], notes: list[str
 
     with_cands = [p for p in probes if p.candidates and p.answer is not None]
     reqs = [ScoreRequest(p.cloze[0], continuation(p.cloze[0], c)) for p in with_cands for c in p.candidates]
-    if not reqs or notes:
+    if not reqs or any(n.startswith(SCORING_SKIPPED) for n in notes):
         return [{} for _ in probes]
     try:
         scores = iter(engine.score(reqs))
     except ScoringUnsupported as exc:
-        notes.append(f"candidate ranking skipped: {exc}")
+        notes.append(f"{SCORING_SKIPPED}: {exc}")
         return [{} for _ in probes]
     by_id = {p.id: {c: next(scores).logprob for c in p.candidates} for p in with_cands}
     return [by_id.get(p.id, {}) for p in probes]

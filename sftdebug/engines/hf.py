@@ -84,6 +84,9 @@ class HFEngine:
             folder, dtype=self.dtype, use_safetensors=True, trust_remote_code=trust_remote_code
         )
         self.model = model_obj.to(self.device).eval()
+        self.n_params = sum(p.numel() for p in self.model.parameters())
+        self.bytes_per_param = torch.tensor([], dtype=self.dtype).element_size()
+        self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
         self.eos_ids = self._eos_ids()
         self.pad_id = self._pad_id()
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)

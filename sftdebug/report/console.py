@@ -49,3 +49,39 @@ def hallucination(summary: dict[str, Any], out_dir: str) -> None:
         )
     for w in summary.get("warnings", []):
         console.warn(w)
+
+
+def latency(summary: dict[str, Any], out_dir: str) -> None:
+    fit = summary["fit"]
+
+    def ci(key: str) -> str:
+        lo, hi = fit[f"{key}_ci95"]
+        return f"{1000 * fit[key]:.4f} ms [{1000 * lo:.4f}, {1000 * hi:.4f}]"
+
+    console.table(
+        f"latency fit ({out_dir})",
+        ["parameter", "value [95% CI]"],
+        [
+            ["b0: time to first token, intercept", ci("ttft_intercept_s")],
+            ["b1: per prompt token", ci("ttft_per_prompt_token_s")],
+            ["k: per output token", ci("per_token_s")],
+            ["R² (TTFT)", f"{fit['r2_ttft']:.4f}"],
+            ["b/k at the median prompt", f"{fit['b_over_k']:.1f}" if fit.get("b_over_k") else "—"],
+            ["hold-out median abs. % error", pct(fit.get("holdout_mape"))],
+            ["timed requests", summary["n_requests"]],
+        ],
+    )
+    console.table(
+        "what if",
+        ["prompt", "answer", "predicted (ms)", f"+{summary['cot_tokens']} CoT (ms)", ""],
+        [
+            [
+                w["prompt_tokens"],
+                w["answer_tokens"],
+                f"{1000 * w['predicted_s']:.1f}",
+                f"{1000 * w['with_cot_s']:.1f}",
+                "extrapolated" if w["extrapolated"] else "",
+            ]
+            for w in summary["what_if"]
+        ],
+    )
