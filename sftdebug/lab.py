@@ -9,6 +9,7 @@
     DIR/sft-hot            learning rate far too high
     DIR/probes.jsonl       every fact of the world as a probe (probes/README.md)
     DIR/sft_data.jsonl     the healthy SFT conversations ({"messages": [...]})
+    DIR/reference.txt      pretraining-style text, one document per line (for perplexity drift)
     DIR/lab.json           how it was built; each model folder has its own lab.json (ground truth)
 """
 
@@ -261,6 +262,9 @@ def build_lab(
         models[name] = build_sft(root / "base", root / name, name, world, spec, seed, progress)
     write_jsonl(root / "probes.jsonl", probe_records(world))
     write_jsonl(root / "sft_data.jsonl", [{"messages": c} for c in sft_conversations(world, seed=seed)[0]])
+    # Fresh documents from the pretraining distribution: perplexity drift after SFT is measured on these.
+    reference = pretraining_docs(world, docs_per_person=1, seed=seed + 1)[:200]
+    (root / "reference.txt").write_text("\n".join(reference) + "\n", encoding="utf-8")
     info = {
         "lab_version": LAB_VERSION,
         "size": size,

@@ -161,8 +161,8 @@ def train_sft(
 def add_tokens(model: Any, tokenizer: Any, tokens: Sequence[str]) -> list[int]:
     """Add special tokens and resize the embeddings; new rows start at the mean embedding (a neutral prior
     rather than random noise, so they do not dominate the first SFT steps). Returns the new ids."""
-    new = [t for t in tokens if t not in tokenizer.get_vocab()]
-    tokenizer.add_special_tokens({"additional_special_tokens": new})
+    vocab = tokenizer.get_vocab()
+    tokenizer.add_tokens([t for t in tokens if t not in vocab], special_tokens=True)
     old = model.get_input_embeddings().weight.shape[0]
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     with torch.no_grad():

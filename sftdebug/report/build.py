@@ -16,7 +16,15 @@ from sftdebug.errors import UsageError
 from sftdebug.report.html import document, link, section, table
 from sftdebug.store import CONFIG, read_records, read_summary
 
-KINDS = ("hallucination", "generate", "data", "latency", "overfit")
+# run kind -> the module under sftdebug.report that renders it
+KINDS = {
+    "hallucination": "hallucination",
+    "generate": "generate",
+    "data": "data",
+    "latency": "latency",
+    "overfit": "overfit",
+    "overfit_sweep": "overfit",
+}
 
 
 def section_module(kind: str) -> Any:
@@ -24,7 +32,7 @@ def section_module(kind: str) -> Any:
     `headline(summary) -> str` (one line for index pages)."""
     if kind not in KINDS:
         raise UsageError(f"no report section for runs of kind {kind!r}")
-    return importlib.import_module(f"sftdebug.report.{kind}")
+    return importlib.import_module(f"sftdebug.report.{KINDS[kind]}")
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:

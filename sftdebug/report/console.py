@@ -85,3 +85,58 @@ def latency(summary: dict[str, Any], out_dir: str) -> None:
             for w in summary["what_if"]
         ],
     )
+
+
+def overfit_eval(summary: dict[str, Any], out_dir: str) -> None:
+    forms = ("trained", "paraphrase", "reverse", "control")
+    console.table(
+        f"special-token facts ({out_dir})",
+        ["question form", "recall", "rank-1 rate", "mean exposure"],
+        [[f, pct(summary["recall"][f]), pct(summary["rank1"][f]), summary["exposure"][f]] for f in forms],
+    )
+    emb = summary["embeddings"]
+    console.kv("embeddings of the new tokens", {k: v for k, v in emb.items()})
+    if not emb["moved"]:
+        console.warn("the new tokens' embedding rows did not move from initialisation: frozen or untied rows?")
+    if "collateral" in summary:
+        c = summary["collateral"]
+        console.kv(
+            "collateral damage",
+            {
+                "narrow-hallucination rate": pct(c["narrow_hallucination_rate"]),
+                "perplexity ratio (model / base)": f"{c['ppl_ratio']:.3f}",
+            },
+        )
+
+
+def overfit_sweep(summary: dict[str, Any], out_dir: str) -> None:
+    console.table(
+        f"dose-response ({out_dir})",
+        [
+            "epochs",
+            "lr",
+            "trained",
+            "paraphrase",
+            "reverse",
+            "control",
+            "exposure",
+            "narrow rate",
+            "ppl ratio",
+            "verdict",
+        ],
+        [
+            [
+                s["epochs"],
+                s["lr"],
+                pct(s["recall_trained"]),
+                pct(s["recall_paraphrase"]),
+                pct(s["recall_reverse"]),
+                pct(s["recall_control"]),
+                s["exposure_mean"],
+                pct(s["narrow_hallucination_rate"]),
+                s["ppl_ratio"],
+                s["verdict"],
+            ]
+            for s in summary["settings"]
+        ],
+    )
