@@ -55,18 +55,28 @@ def write_html(path: Path, text: str) -> None:
 
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
-    """One run: its report.html (in the run folder unless `out`). Several: one page with a section each."""
+    """One run: its report.html (in the run folder unless `out`). Several: one self-contained page with an
+    index of the runs (kind and headline figures, linking to their sections) and a section each."""
     dirs = [Path(d) for d in run_dirs]
     if not dirs:
         raise UsageError("no run folders given")
-    parts = []
-    for d in dirs:
-        kind, body = run_sections(d)
-        parts.append(section(f"{kind}: {d.name}", *body) if len(dirs) > 1 else "".join(body))
+    loaded = [_load(d) for d in dirs]
     target = Path(out) if out else dirs[0] / "report.html"
-    title = f"sftdebug {kind}: {dirs[0].name}" if len(dirs) == 1 else f"sftdebug: {len(dirs)} runs"
     subtitle = " · ".join(str(d) for d in dirs)
-    write_html(target, document(title, subtitle, parts))
+    if len(dirs) == 1:
+        config, summary, records = loaded[0]
+        kind = config.get("kind", "?")
+        body = section_module(kind).render(config, summary, records)
+        write_html(target, document(f"sftdebug {kind}: {dirs[0].name}", subtitle, body))
+        return target
+    index, parts = [], []
+    for i, (d, (config, summary, records)) in enumerate(zip(dirs, loaded, strict=True)):
+        kind = config.get("kind", "?")
+        module = section_module(kind)
+        index.append([link(f"#run-{i}", d.name), kind, module.headline(summary)])
+        parts.append(section(f"{kind}: {d.name}", *module.render(config, summary, records), anchor=f"run-{i}"))
+    page = [section("Runs", table(["run", "kind", "headline"], index)), *parts]
+    write_html(target, document(f"sftdebug: {len(dirs)} runs", subtitle, page))
     return target
 
 

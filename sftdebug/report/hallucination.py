@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sftdebug.hallucination import CATEGORIES, VERDICTS
-from sftdebug.report.html import cards, details, esc, kv_table, paragraph, pct, section, table, warning
+from sftdebug.report.html import cards, details, esc, img, kv_table, paragraph, pct, section, table, warning
+from sftdebug.report.plots import figure
 
 VERDICT_HELP = {
     "kept": "base right, SFT right",
@@ -32,6 +33,31 @@ def _group_table(groups: dict[str, dict[str, Any]], name: str) -> str:
     ]
     cols = [name, "facts", "base knew", "narrow", "narrow rate [95% CI]", "base accuracy", "SFT accuracy"]
     return table(cols, rows)
+
+
+def _relation_plot(groups: dict[str, dict[str, Any]]) -> str:
+    """Narrow-hallucination rate per relation with its 95% interval, beside base and SFT accuracy."""
+    names = list(groups)
+
+    def draw(ax: Any) -> None:
+        xs = range(len(names))
+        rates = [groups[n]["narrow_hallucination_rate"] or 0.0 for n in names]
+        lo = [r - (groups[n]["ci95"] or [r, r])[0] for r, n in zip(rates, names, strict=True)]
+        hi = [(groups[n]["ci95"] or [r, r])[1] - r for r, n in zip(rates, names, strict=True)]
+        ax.bar([x - 0.27 for x in xs], rates, 0.27, yerr=[lo, hi], capsize=3, color="C3", label="narrow rate")
+        ax.bar(list(xs), [groups[n]["base_accuracy"] or 0.0 for n in names], 0.27, color="C0", label="base accuracy")
+        ax.bar(
+            [x + 0.27 for x in xs],
+            [groups[n]["sft_accuracy"] or 0.0 for n in names],
+            0.27,
+            color="C2",
+            label="SFT accuracy",
+        )
+        ax.set_xticks(list(xs), names, rotation=30 if len(names) > 5 else 0, ha="right" if len(names) > 5 else "center")
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=8)
+
+    return figure(draw, width=max(6.0, 0.7 * len(names)))
 
 
 def _fact_table(records: list[dict[str, Any]]) -> str:
@@ -84,7 +110,11 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
                 table(["base \\ SFT", *CATEGORIES], [[b, *[m[b][s] for s in CATEGORIES]] for b in CATEGORIES]),
             )
         )
-    groups = [_group_table(summary["by_relation"], "relation"), _group_table(summary["by_lang"], "language")]
+    groups = [
+        img(_relation_plot(summary["by_relation"]), "narrow-hallucination rate by relation"),
+        _group_table(summary["by_relation"], "relation"),
+        _group_table(summary["by_lang"], "language"),
+    ]
     if "by_split" in summary:
         groups.append(_group_table(summary["by_split"], "split"))
     out.append(section("Breakdown", *groups))

@@ -65,6 +65,11 @@ def pct(value: float | None, ci: Sequence[float] | None = None) -> str:
     return text
 
 
+def img(uri: str, alt: str) -> Markup:
+    """An embedded image (a data: URI from report.plots): nothing is fetched."""
+    return Markup(f'<img src="{esc(uri)}" alt="{esc(alt)}" style="max-width:100%">')
+
+
 def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], mono: Sequence[int] = ()) -> str:
     """A table of escaped cells; numbers right-aligned, columns listed in `mono` in a monospace font."""
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
@@ -94,8 +99,9 @@ def warning(text: str) -> str:
     return f'<div class="warn">{esc(text)}</div>'
 
 
-def section(title: str, *parts: str) -> str:
-    return f"<section><h2>{esc(title)}</h2>{''.join(parts)}</section>"
+def section(title: str, *parts: str, anchor: str | None = None) -> str:
+    ident = f' id="{esc(anchor)}"' if anchor else ""
+    return f"<section{ident}><h2>{esc(title)}</h2>{''.join(parts)}</section>"
 
 
 def details(summary: str, *parts: str) -> str:

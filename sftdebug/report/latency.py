@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from sftdebug.report.html import Markup, cards, esc, kv_table, paragraph, section, table, warning
+from sftdebug.report.html import cards, img, kv_table, paragraph, section, table, warning
 from sftdebug.report.plots import figure
 
 
@@ -17,10 +17,6 @@ def ms(value: float | None) -> str:
 def _ci(fit: dict[str, Any], key: str, scale: float = 1000.0, unit: str = "ms") -> str:
     lo, hi = fit[f"{key}_ci95"]
     return f"{scale * fit[key]:.3f} {unit} [{scale * lo:.3f}, {scale * hi:.3f}]"
-
-
-def img(uri: str, alt: str) -> Markup:
-    return Markup(f'<img src="{esc(uri)}" alt="{esc(alt)}" style="max-width:100%">')
 
 
 def _ttft_plot(records: list[dict[str, Any]], fit: dict[str, Any]) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftdebug.canary import FORMS
-from sftdebug.report.html import cards, fmt, kv_table, paragraph, pct, section, table, warning
-from sftdebug.report.latency import img
+from sftdebug.report.html import cards, fmt, img, kv_table, paragraph, pct, section, table, warning
 from sftdebug.report.plots import figure
 
 FORM_HELP = {
