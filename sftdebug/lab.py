@@ -30,7 +30,7 @@ from sftdebug.world import World, make_world, pretraining_docs, probe_records, s
 # (task, done, total, info) -> None: the CLI draws rich progress bars with it; library code stays silent.
 Progress = Callable[[str, int, int, str], None]
 EOT, PAD = "<|endoftext|>", "<|pad|>"
-LAB_VERSION = 1
+LAB_VERSION = 2  # bump when the lab changes, so cached labs are rebuilt
 
 
 @dataclass(frozen=True)

@@ -1,65 +1,100 @@
-"""`sftdebug demo` (what `make demo` runs): build the demo lab, run every diagnostic on it, write one index."""
+"""`sftdebug demo` (what `make demo` runs): build the demo lab, run every diagnostic on it through the same
+commands a user types, and write one index page linking all the reports.
+
+    sftdebug demo --out reports/demo
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-from functools import partial
 from pathlib import Path
 from typing import Any
 
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+
 
 def register(sub: Any) -> None:
-    demo = sub.add_parser("demo", help="build the demo lab and run the suite on it")
+    demo = sub.add_parser("demo", help="build the demo lab and run the whole suite on it")
     demo.add_argument("--out", default=os.path.join("reports", "demo"))
-    demo.add_argument("--size", choices=["test", "demo"], default="demo")
+    demo.add_argument("--size", choices=["test", "demo"], default="demo", help="lab size (default demo)")
     demo.set_defaults(run=run)
+
+
+def _command(*argv: str) -> int:
+    """Run one sftdebug command exactly as the CLI would."""
+    from sftdebug.cli import build_parser
+
+    args = build_parser().parse_args(list(argv))
+    return int(args.run(args) or 0)
+
+
+def plan(lab: Path, out: Path) -> list[tuple[str, list[str]]]:
+    """(run folder name, command line) for every step of the demo."""
+    from sftdebug.engines.vllm import vllm_available
+    from sftdebug.lab import VARIANTS
+
+    steps = [
+        (f"hallucination-{v}", ["hallucination", "--base", str(lab / "base"), "--sft", str(lab / v)]) for v in VARIANTS
+    ]
+    engine = "vllm" if vllm_available() else "hf"
+    steps.append(
+        (
+            f"latency-{engine}",
+            [
+                "latency",
+                "--model",
+                str(lab / "base"),
+                "--engine",
+                engine,
+                "--prompt-lens",
+                "8,32,64,128",
+                "--output-lens",
+                "1,16,64",
+                "--repeats",
+                "3",
+                "--warmup",
+                "3",
+                "--what-if-prompts",
+                "64,128",
+                "--what-if-answers",
+                "16,64",
+                "--cot",
+                "64",
+            ],
+        )
+    )
+    steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), "--epochs", "3,10,30", "--n-facts", "24"]))
+    steps.append(("data-lab-sft", ["data", str(lab / "sft_data.jsonl"), "--tokenizer", str(lab / "sft-healthy")]))
+    identity = REALDATA / "identity.json"
+    if identity.is_file():
+        steps.append(("data-identity", ["data", str(identity), "--tokenizer", str(lab / "sft-healthy")]))
+    return steps
 
 
 def run(args: argparse.Namespace) -> int:
     from sftdebug import console
+    from sftdebug.commands import MODULES
     from sftdebug.commands.lab import ensure_lab
-    from sftdebug.engines import load_engine
-    from sftdebug.hallucination_run import HallucinationConfig, run_hallucination
-    from sftdebug.lab import VARIANTS
-    from sftdebug.probes import load_probes
-    from sftdebug.report.build import build_index, build_report
-    from sftdebug.store import RunFolder
+    from sftdebug.report.build import build_index, section_module
+    from sftdebug.store import read_summary
 
-    lab_dir = Path("reports") / f"lab-{args.size}"
-    ensure_lab(str(lab_dir), args.size)
+    lab = Path("reports") / f"lab-{args.size}"
+    ensure_lab(str(lab), args.size)
     out = Path(args.out)
-    probes = load_probes(lab_dir / "probes.jsonl")
-    runs, rows = [], []
-    for variant in VARIANTS:
-        run_dir = out / f"hallucination-{variant}"
-        base, sft = str(lab_dir / "base"), str(lab_dir / variant)
-        run_args = {"base": base, "sft": sft, "probes": [str(lab_dir / "probes.jsonl")]}
-        with RunFolder.open(run_dir, "hallucination", run_args, overwrite=True) as run, console.progress_bars() as bar:
-            s = run_hallucination(
-                partial(load_engine, "hf", base),
-                partial(load_engine, "hf", sft),
-                probes,
-                HallucinationConfig(),
-                run,
-                bar,
-            )
-        build_report([run_dir])
-        runs.append(run_dir)
-        rows.append(
-            [
-                variant,
-                s["narrow_hallucination_rate"],
-                s["sft_eos_rate"],
-                s["sft_accuracy"],
-                "; ".join(s["warnings"]) or "—",
-            ]
-        )
+    runs, codes = [], {}
+    for name, argv in plan(lab, out):
+        if argv[0] not in MODULES:
+            console.warn(f"demo: `sftdebug {argv[0]}` is not available in this version; skipping {name}")
+            continue
+        console.note(f"\n── demo: sftdebug {' '.join(argv)}")
+        codes[name] = _command(*argv, "--out", str(out / name), "--overwrite")
+        runs.append(out / name)
     index = build_index(runs, out / "index.html", title=f"sftdebug demo on the {args.size} lab")
-    console.table(
-        "demo: hallucination, base vs each SFT variant",
-        ["SFT variant", "narrow rate", "eos rate", "SFT accuracy", "warnings"],
-        rows,
-    )
-    console.note(f"report: {index}")
+    rows = []
+    for d in runs:
+        summary = read_summary(d)
+        rows.append([d.name, codes[d.name], section_module(summary["kind"]).headline(summary)])
+    console.table("sftdebug demo: what each diagnostic found", ["run", "exit", "headline"], rows)
+    console.note(f"open {index} for the full report")
     return 0

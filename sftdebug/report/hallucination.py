@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftdebug.hallucination import CATEGORIES, VERDICTS
-from sftdebug.report.html import cards, details, esc, img, kv_table, paragraph, pct, section, table, warning
+from sftdebug.report.html import cards, details, esc, img, paragraph, pct, section, table, warning
 from sftdebug.report.plots import figure
 
 VERDICT_HELP = {
@@ -119,7 +119,13 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         groups.append(_group_table(summary["by_split"], "split"))
     out.append(section("Breakdown", *groups))
     if "base_answer_rank" in summary:
-        out.append(section("Candidate ranking (base log-probabilities)", kv_table(summary["base_answer_rank"])))
+        ranks = summary["base_answer_rank"]
+        out.append(
+            section(
+                "Candidate ranking (base log-probabilities)",
+                table(["mean rank of the answer", "answer ranked first"], [[ranks["mean"], pct(ranks["rank1_rate"])]]),
+            )
+        )
     by_verdict = {v: [r for r in records if r["verdict"] == v] for v in VERDICTS}
     facts = [details(f"{v} ({len(rs)}): {VERDICT_HELP[v]}", _fact_table(rs)) for v, rs in by_verdict.items() if rs]
     out.append(section("Facts, base continuation vs SFT answer", *facts))

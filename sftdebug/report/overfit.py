@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftdebug.canary import FORMS
-from sftdebug.report.html import cards, fmt, img, kv_table, paragraph, pct, section, table, warning
+from sftdebug.report.html import cards, fmt, img, kv_table, link, paragraph, pct, section, table, warning
 from sftdebug.report.plots import figure
 
 FORM_HELP = {
@@ -51,6 +51,7 @@ def _eval(config: dict[str, Any], s: dict[str, Any], records: list[dict[str, Any
 def _sweep(config: dict[str, Any], s: dict[str, Any]) -> list[str]:
     settings = s["settings"]
     cols = [
+        "setting",
         "epochs",
         "lr",
         "steps",
@@ -66,6 +67,7 @@ def _sweep(config: dict[str, Any], s: dict[str, Any]) -> list[str]:
     ]
     rows = [
         [
+            link(f"{r['key']}/report.html", r["key"]),
             r["epochs"],
             r["lr"],
             r["steps"],
@@ -82,7 +84,9 @@ def _sweep(config: dict[str, Any], s: dict[str, Any]) -> list[str]:
         for r in settings
     ]
     out = [
-        paragraph(f"base: {config.get('args', {}).get('base')} · each setting's own report is in its sub-folder"),
+        paragraph(
+            f"base: {config.get('args', {}).get('base')} · follow a setting for its answers, embeddings and collateral"
+        ),
         section("Dose-response", table(cols, rows), img(_plot(settings), "recall and collateral vs epochs")),
     ]
     return out
@@ -111,6 +115,9 @@ def _plot(settings: list[dict[str, Any]]) -> str:
                     label=f"narrow-hallucination rate (lr {lr:g})",
                 )
         ax.set_xscale("log")
+        ticks = sorted({r["epochs"] for r in settings})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("epochs")
         ax.set_ylabel("rate")
         ax.set_ylim(-0.02, 1.02)
