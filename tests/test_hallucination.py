@@ -201,5 +201,5 @@ def test_report_escapes_model_output(tmp_path: Path) -> None:
     with RunFolder.open(tmp_path, "hallucination", {"base": "b", "sft": "s"}) as run:
         run_hallucination(lambda: base, lambda: sft, [TOKYO], HallucinationConfig(), run, lambda *a: None)
     page = build_report([tmp_path]).read_text(encoding="utf-8")
-    assert "<script" not in page and "<img" not in page
+    assert "<script" not in page and "<img src=x" not in page and 'onerror="alert' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
