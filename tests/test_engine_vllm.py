@@ -3,6 +3,7 @@ the same greedy outputs as the transformers engine on the lab models."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -117,3 +118,43 @@ def test_served_endpoint_matches_transformers(served: str, engines: dict, probes
     for o in got:
         t = o[0].timing
         assert t is not None and 0 < t.ttft_s <= t.e2e_s and list(t.token_times_s) == sorted(t.token_times_s)
+
+
+def test_streaming_engine_times_every_token(lab: Path, engines: dict, probes: list[dict]) -> None:
+    engine = load_engine("vllm", str(lab / "base"), streaming=True)
+    try:
+        reqs = [
+            GenerationRequest(p["cloze"][0], SamplingParams(max_new_tokens=12, ignore_eos=True)) for p in probes[:8]
+        ]
+        got, want = engine.generate(reqs), engines["base"].generate(reqs)
+        assert [o[0].text for o in got] == [o[0].text for o in want]
+        for o in got:
+            t = o[0].timing
+            assert t is not None and len(t.token_times_s) == o[0].completion_tokens == 12
+            assert list(t.token_times_s) == sorted(t.token_times_s) and t.ttft_s > 0
+    finally:
+        engine.close()
+
+
+def test_hallucination_verdicts_match_across_engines(lab: Path, tmp_path: Path) -> None:
+    from test_cli import sftdebug
+
+    def verdicts(engine: str) -> dict[str, str]:
+        out = tmp_path / engine
+        proc = sftdebug(
+            "hallucination",
+            "--engine",
+            engine,
+            "--base",
+            str(lab / "base"),
+            "--sft",
+            str(lab / "sft-conflict"),
+            "--limit",
+            "40",
+            "--out",
+            str(out),
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return {r["probe_id"]: r["verdict"] for r in map(json.loads, (out / "records.jsonl").open())}
+
+    assert verdicts("vllm") == verdicts("hf")

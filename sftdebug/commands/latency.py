@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     options = engine_options(args)
     if args.engine == "hf":
         options["batch_size"] = 1  # one request at a time: batching would blur per-request timing
+    if args.engine == "vllm":
+        options["streaming"] = True  # per-token arrival times, not just TTFT and the decode span
     engine = load_engine(args.engine, args.model, **options)
     limit = getattr(engine, "max_positions", None)
     if limit and max(cfg.prompt_lens) + max(cfg.output_lens) > limit:

@@ -11,8 +11,13 @@ TTFT is honest.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
+import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sftdebug.chat import render_chat, validate_messages
@@ -32,8 +37,47 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+@dataclass
+class _Sample:
+    """One generated sample, accumulated over streamed chunks (or taken whole from an offline output)."""
+
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    finish_reason: str | None = None
+    stop_reason: Any = None
+
+    @classmethod
+    def of(cls, c: Any) -> _Sample:
+        return cls(c.text, list(c.token_ids), [], c.finish_reason, c.stop_reason)
+
+    def add(self, c: Any, now: float) -> None:
+        self.text += c.text
+        self.token_ids += list(c.token_ids)
+        self.times += [now] * len(c.token_ids)
+        if c.finish_reason is not None:
+            self.finish_reason, self.stop_reason = c.finish_reason, c.stop_reason
+
+
+class _LoopThread:
+    """One event loop in a daemon thread: vLLM's AsyncLLM binds to the loop it first runs in, so every
+    streamed call must go through the same one."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True, name="sftdebug-vllm-loop").start()
+
+    def run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
 class VLLMEngine:
-    """Engine over `vllm.LLM` (see module docstring)."""
+    """Engine over vLLM (see module docstring). `streaming=True` runs `AsyncLLM` and timestamps every
+    streamed chunk (per-token arrival for latency sweeps); the default offline `LLM` reports TTFT and the
+    decode span from vLLM's request metrics."""
 
     def __init__(
         self,
@@ -43,6 +87,7 @@ class VLLMEngine:
         max_model_len: int | None = None,
         kv_cache_bytes: int = 256 * 2**20,
         trust_remote_code: bool = False,
+        streaming: bool = False,
     ) -> None:
         if not vllm_available():
             raise UsageError(INSTALL_HINT)
@@ -50,29 +95,43 @@ class VLLMEngine:
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         import torch
-        from vllm import LLM
 
         self.name = model
-        folder = resolve_model(model)
         cuda = torch.cuda.is_available()
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {
+            "model": str(resolve_model(model)),
+            "dtype": dtype or ("bfloat16" if cuda else "float32"),  # bf16 prefill is ~5x slower on AVX2 CPUs
+            "max_model_len": max_model_len,
+            "enforce_eager": not cuda,
+            "disable_log_stats": False,  # RequestOutput.metrics carries the timing we report
+            "enable_prefix_caching": False,  # a cached prefix would make TTFT dishonest
+            "trust_remote_code": trust_remote_code,
+            "seed": 0,
+        }
         if not cuda:
             # vLLM reads the NUMA node's memory on CPU and fails without an explicit KV-cache size.
             options["kv_cache_memory_bytes"] = kv_cache_bytes
-        llm_cls: Any = LLM  # vLLM's Literal-typed options do not accept the str we pass through from the CLI
-        self.llm = llm_cls(
-            model=str(folder),
-            dtype=dtype or ("bfloat16" if cuda else "float32"),  # bf16 prefill is ~5x slower on AVX2 CPUs
-            max_model_len=max_model_len,
-            enforce_eager=not cuda,
-            disable_log_stats=False,  # RequestOutput.metrics carries the timing we report
-            enable_prefix_caching=False,
-            trust_remote_code=trust_remote_code,
-            seed=0,
-            **options,
-        )
-        self.tokenizer = self.llm.get_tokenizer()
-        self.max_positions = int(self.llm.llm_engine.model_config.max_model_len)
+        self._loop: _LoopThread | None = None
+        self._ids = itertools.count()
+        if streaming:
+            self._loop = _LoopThread()
+            self.llm = self._loop.run(self._make_async(options))
+            self.tokenizer = self.llm.tokenizer
+            self.max_positions = int(self.llm.model_config.max_model_len)
+        else:
+            from vllm import LLM
+
+            llm_cls: Any = LLM  # vLLM's Literal-typed options do not accept the str passed through from the CLI
+            self.llm = llm_cls(**options)
+            self.tokenizer = self.llm.get_tokenizer()
+            self.max_positions = int(self.llm.llm_engine.model_config.max_model_len)
+
+    @staticmethod
+    async def _make_async(options: dict[str, Any]) -> Any:
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        return AsyncLLM.from_engine_args(AsyncEngineArgs(**options))
 
     def render(self, prompt: Prompt) -> str:
         if isinstance(prompt, str):
@@ -115,23 +174,53 @@ class VLLMEngine:
             out.append(TokensPrompt(prompt_token_ids=ids))
         return out
 
+    def _run(self, prompts: list[Any], params: list[Any]) -> list[tuple[Any, list[_Sample]]]:
+        """(final RequestOutput, samples with text, ids and finish) per prompt, from whichever backend runs."""
+        if self._loop is None:
+            outputs = self.llm.generate(prompts, params, use_tqdm=False)
+            return [(o, [_Sample.of(c) for c in o.outputs]) for o in outputs]
+        return list(self._loop.run(self._stream_all(prompts, params)))
+
+    async def _stream_all(self, prompts: list[Any], params: list[Any]) -> list[tuple[Any, list[_Sample]]]:
+        return list(await asyncio.gather(*[self._stream(p, sp) for p, sp in zip(prompts, params, strict=True)]))
+
+    async def _stream(self, prompt: Any, params: Any) -> tuple[Any, list[_Sample]]:
+        """Stream one request (delta outputs), timestamping each chunk as it arrives."""
+        from vllm.sampling_params import RequestOutputKind
+
+        params.output_kind = RequestOutputKind.DELTA
+        samples = [_Sample() for _ in range(params.n)]
+        t0, last = time.perf_counter(), None
+        async for out in self.llm.generate(prompt, params, request_id=f"sftdebug-{next(self._ids)}"):
+            now = time.perf_counter() - t0
+            for c in out.outputs:
+                samples[c.index].add(c, now)
+            last = out
+        return last, samples
+
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         prompts = self._tokens_prompts([r.prompt for r in requests], [r.params.max_new_tokens for r in requests])
-        outputs = self.llm.generate(prompts, [self._params(r.params) for r in requests], use_tqdm=False)
-        return [[self._completion(o, c) for c in o.outputs] for o in outputs]
+        results = self._run(prompts, [self._params(r.params) for r in requests])
+        return [
+            [self._completion(p, out, smp) for smp in samples]
+            for p, (out, samples) in zip(prompts, results, strict=True)
+        ]
 
     @staticmethod
-    def _completion(out: Any, c: Any) -> Completion:
-        m = out.metrics
-        timing = None
-        if m is not None and getattr(m, "first_token_latency", None) is not None:
-            decode = max(0.0, m.last_token_ts - m.first_token_ts)
-            timing = Timing(ttft_s=m.first_token_latency, e2e_s=m.first_token_latency + decode)
+    def _completion(prompt: Any, out: Any, c: _Sample) -> Completion:
+        if c.times:  # streamed: every token's arrival (tokens that came in one chunk share its time)
+            timing = Timing(ttft_s=c.times[0], e2e_s=c.times[-1], token_times_s=tuple(c.times))
+        else:
+            m = getattr(out, "metrics", None)
+            timing = None
+            if m is not None and getattr(m, "first_token_latency", None) is not None:
+                decode = max(0.0, m.last_token_ts - m.first_token_ts)
+                timing = Timing(ttft_s=m.first_token_latency, e2e_s=m.first_token_latency + decode)
         stop = c.finish_reason == "stop"
         return Completion(
             text=c.text,
             token_ids=tuple(c.token_ids),
-            prompt_tokens=len(out.prompt_token_ids),
+            prompt_tokens=len(prompt["prompt_token_ids"]),
             finish_reason="stop" if stop else "length",
             stop_reason=("eos" if c.stop_reason is None else str(c.stop_reason)) if stop else None,
             timing=timing,
@@ -148,10 +237,9 @@ class VLLMEngine:
                 raise UsageError(f"score request {i}: the continuation is empty")
             prompts.append(TokensPrompt(prompt_token_ids=p_ids + c_ids))
             spans.append((len(p_ids), c_ids))
-        params = self._params(SamplingParams(max_new_tokens=1), prompt_logprobs=0)
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+        params = [self._params(SamplingParams(max_new_tokens=1), prompt_logprobs=0) for _ in prompts]
         scores = []
-        for out, (start, c_ids) in zip(outputs, spans, strict=True):
+        for (out, _), (start, c_ids) in zip(self._run(prompts, params), spans, strict=True):
             plp: Any = out.prompt_logprobs
             assert plp is not None, "vLLM returned no prompt log-probs although prompt_logprobs=0 was asked"
             lps = [plp[start + k][tok].logprob for k, tok in enumerate(c_ids)]
@@ -165,4 +253,7 @@ class VLLMEngine:
         return scores
 
     def close(self) -> None:
+        if self._loop is not None:
+            self.llm.shutdown()
+            self._loop.stop()
         del self.llm
