@@ -156,3 +156,24 @@ def test_bad_gate_is_a_usage_error(lab: Path, tmp_path: Path) -> None:
         "narrow=abc",
     )
     assert proc.returncode == 2 and "METRIC=NUMBER" in proc.stderr
+
+
+def test_samples_give_knowledge_categories(lab: Path, engines: dict, tmp_path: Path) -> None:
+    probes = load_probes(lab / "probes.jsonl")[:30]
+    with RunFolder.open(tmp_path, "hallucination", {"base": "base", "sft": "sft-conflict"}) as run:
+        s = run_hallucination(
+            lambda: Shared(engines["base"]),
+            lambda: Shared(engines["sft-conflict"]),
+            probes,
+            HallucinationConfig(samples=3, temperature=1.0),
+            run,
+            lambda *a: None,
+        )
+        records = run.records()
+    matrix = s["category_transitions"]
+    assert sum(sum(row.values()) for row in matrix.values()) == 30
+    assert matrix["highly_known"]["highly_known"] + matrix["maybe_known"]["maybe_known"] > 0
+    for r in records:  # greedy right in every phrasing is highly known; never, and never sampled, unknown
+        if all(r["base_correct_phrasings"]):
+            assert r["base_category"] == "highly_known"
+        assert 0.0 <= r["base_sample_accuracy"] <= 1.0
