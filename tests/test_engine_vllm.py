@@ -158,3 +158,10 @@ def test_hallucination_verdicts_match_across_engines(lab: Path, tmp_path: Path) 
         return {r["probe_id"]: r["verdict"] for r in map(json.loads, (out / "records.jsonl").open())}
 
     assert verdicts("vllm") == verdicts("hf")
+
+
+def test_served_endpoint_scores_like_transformers(served: str, engines: dict, probes: list[dict]) -> None:
+    engine = load_engine("openai", "sft", endpoint=served)
+    reqs = [ScoreRequest(p["cloze"][0], " " + p["answer"]) for p in probes[:6]]
+    for got, want in zip(engine.score(reqs), engines["sft-healthy"].score(reqs), strict=True):
+        assert got.logprob == pytest.approx(want.logprob, abs=1e-3)
