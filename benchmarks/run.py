@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_hallucination",)
+BENCHES = ("bench_hallucination", "bench_datalint")
 
 
 def main() -> int:

@@ -21,6 +21,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
+
+from sftdebug.report.html import visible
 
 out = Console()
 err = Console(stderr=True)
@@ -64,10 +67,56 @@ def kv(title: str, data: Mapping[str, Any]) -> None:
     table(title, ["", ""], [[k, v] for k, v in data.items()])
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any) -> Text | str:
+    """Cells are plain text (data and model outputs may hold `[...]`, which rich would read as markup)."""
+    if isinstance(v, Text):
+        return v
     if isinstance(v, float):
         return f"{v:.3f}"
-    return "" if v is None else str(v)
+    return "" if v is None else escape(str(v))
+
+
+STATUS_STYLE = {"fail": "bold red", "warn": "bold yellow", "pass": "green", "skip": "dim"}
+ROLE_STYLE = {"system": "on grey23", "user": "on dark_blue", "tool": "on dark_goldenrod", "template": "on grey30"}
+
+
+def status(value: str) -> Text:
+    return Text(value, style=STATUS_STYLE.get(value, ""))
+
+
+def tokens(title: str, view: Sequence[Mapping[str, Any]]) -> None:
+    """A row's tokens, alternately underlined so boundaries show; prompt roles on coloured backgrounds,
+    trained tokens green, eos red; spaces as ·, newlines as ↵."""
+    text = Text()
+    for i, t in enumerate(view):
+        piece = visible(t["text"])
+        if t["eos"] and t["trained"]:
+            style = "bold white on red"
+        elif t["trained"]:
+            style = "black on green"
+        else:
+            style = ROLE_STYLE.get(t["role"], "dim")
+        text.append(piece, style=style + (" underline" if i % 2 else ""))
+    out.print(Text(title, style="bold"))
+    out.print(text)
+    out.print(
+        Text.assemble(
+            ("legend: ", "dim"),
+            ("user", ROLE_STYLE["user"]),
+            " ",
+            ("system", ROLE_STYLE["system"]),
+            " ",
+            ("tool", ROLE_STYLE["tool"]),
+            " ",
+            ("generation prompt", ROLE_STYLE["template"]),
+            " ",
+            ("masked answer", "dim"),
+            " ",
+            ("trained", "black on green"),
+            " ",
+            ("eos", "bold white on red"),
+        )
+    )
 
 
 def error(message: str) -> None:

@@ -26,6 +26,20 @@ def resolve_model(name: str) -> Path:
     return check_folder(folder, name)
 
 
+def resolve_tokenizer(name: str) -> Path:
+    """A local folder holding `name`'s tokenizer (a model folder, or a tokenizer-only one): no weights needed."""
+    path = Path(name).expanduser()
+    if path.exists():
+        folder = path
+    elif name.startswith(_PATHLIKE_PREFIXES) or name.count("/") != 1:
+        raise UsageError(f"tokenizer folder {name!r} does not exist (give a Hugging Face folder or a hub id)")
+    else:
+        folder = _from_hub(name)
+    if not folder.is_dir() or not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
+        raise UsageError(f"{name!r} holds no tokenizer (expected tokenizer.json or tokenizer_config.json)")
+    return folder
+
+
 def check_folder(folder: Path, name: str) -> Path:
     if not folder.is_dir():
         raise UsageError(f"model {name!r} is not a folder (expected a Hugging Face checkpoint folder)")

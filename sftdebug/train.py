@@ -18,9 +18,8 @@ from typing import Any, Literal
 
 import torch
 
-from sftdebug.chat import render_chat
+from sftdebug.encode import IGNORE, encode_conversation
 
-IGNORE = -100
 StepFn = Callable[[int, float], None]  # (step, loss) after every optimizer step; drives progress bars
 
 
@@ -108,32 +107,15 @@ def sft_example(
     loss_on: Literal["all", "last"] = "all",
     train_on_prompt: bool = False,
 ) -> SFTExample:
-    """Token ids and labels for one conversation, answers located by rendering growing prefixes.
-
-    Each assistant turn k is the token span between the render of messages[:k] with the generation prompt
-    and the render of messages[:k+1]; the template must make the first a token prefix of the second
-    (training and inference agree), or this raises ValueError.
-    """
-    full = _ids(tokenizer, render_chat(tokenizer, messages, add_generation_prompt=False))
-    labels = list(full) if train_on_prompt else [IGNORE] * len(full)
-    answer_turns = [k for k, m in enumerate(messages) if m["role"] == "assistant"]
-    if not answer_turns:
+    """Token ids and labels for one conversation (see sftdebug/encode.py). The template must make every
+    generation prompt a token prefix of the full conversation (training and inference agree), or this raises
+    ValueError."""
+    enc = encode_conversation(tokenizer, messages, loss_on, train_on_prompt)
+    if not enc.answers:
         raise ValueError("conversation has no assistant turn to train on")
-    trained = answer_turns[-1:] if loss_on == "last" else answer_turns
-    for k in answer_turns:
-        start = _ids(tokenizer, render_chat(tokenizer, messages[:k], add_generation_prompt=True))
-        end = _ids(tokenizer, render_chat(tokenizer, messages[: k + 1], add_generation_prompt=False))
-        if full[: len(start)] != start or full[: len(end)] != end:
-            raise ValueError(
-                f"turn {k}: the chat template's generation prompt is not a token prefix of the conversation"
-            )
-        for pos in range(len(start), len(end)):
-            labels[pos] = full[pos] if k in trained else IGNORE
-    return SFTExample(tuple(full), tuple(labels))
-
-
-def _ids(tokenizer: Any, text: str) -> list[int]:
-    return [int(i) for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    if enc.mismatch:
+        raise ValueError(f"chat template: {enc.mismatch}")
+    return SFTExample(tuple(enc.input_ids), tuple(enc.labels))
 
 
 def train_sft(

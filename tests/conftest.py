@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAB_SOURCES = ["lab.py", "world.py", "train.py", "chat.py"]
+LAB_SOURCES = ["lab.py", "world.py", "train.py", "encode.py", "chat.py"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

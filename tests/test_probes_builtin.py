@@ -44,3 +44,27 @@ def test_broad_coverage_of_relations(sets: dict) -> None:
 def test_chinese_set_is_chinese(sets: dict) -> None:
     cjk = sum(any("\u4e00" <= ch <= "\u9fff" for ch in p.answer + p.cloze[0]) for p in sets["zh"])
     assert cjk / len(sets["zh"]) > 0.9
+
+
+def test_non_lab_models_default_to_the_builtin_sets() -> None:
+    import argparse
+
+    from sftdebug.commands.hallucination import resolve_probe_files
+
+    args = argparse.Namespace(probes=[], base="/no/such/base", builtin="zh")
+    assert resolve_probe_files(args) == [str(builtin_probe_files("zh")[0])]
+
+
+def test_a_model_that_never_knew_real_facts_shows_no_narrow_hallucination(tmp_path, lab) -> None:
+    """The lab never saw real-world facts: whatever its SFT model answers is broad, not narrow, hallucination."""
+    import json
+
+    from sftdebug.cli import main
+
+    en = builtin_probe_files("en")[0]
+    args = ["hallucination", "--base", str(lab / "base"), "--sft", str(lab / "sft-healthy"), "--probes", str(en)]
+    assert main([*args, "--limit", "24", "--out", str(tmp_path / "r")]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["n_probes"] == 24 and summary["base_known"] <= 2
+    counts = summary["counts"]
+    assert counts["never_known"] + counts["gained"] == 24 - summary["base_known"] and counts["never_known"] >= 20

@@ -90,3 +90,22 @@ def test_report_renders_offline_and_escapes_model_output(tmp_path: Path) -> None
     shot = tmp_path / "shot.png"
     browse(page, tmp_path, f"--screenshot={shot}", "--window-size=1280,1600")
     assert shot.stat().st_size > 10_000, "the screenshot should show a rendered page"
+
+
+def test_data_report_renders_offline_and_escapes_data(tmp_path: Path, lab: Path) -> None:
+    from sftdebug.cli import main
+
+    rows = [
+        {"instruction": f"Question number {i}?", "output": "I am {{name}}. " + EVIL if i == 0 else f"Answer {i}."}
+        for i in range(5)
+    ]
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    assert main(["data", str(data), "--tokenizer", str(lab / "sft-healthy"), "--out", str(out)]) == 1
+    dom, err, urls = browse(out / "report.html", tmp_path, "--dump-dom")
+    assert urls == [], f"the report made network requests: {urls}"
+    assert [line for line in err.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
+    assert "PWNED" not in dom.split("<title>")[1].split("</title>")[0]
+    assert '<img src="x"' not in dom and "&lt;script&gt;document.title" in dom  # the placeholder example row
+    assert dom.count('class="tok ') > 50, "the loss-mask view is in the page"

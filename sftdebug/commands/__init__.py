@@ -15,7 +15,7 @@ from typing import Any
 
 from sftdebug.errors import UsageError
 
-MODULES = ("hallucination", "latency", "overfit", "generate", "lab", "report", "demo")
+MODULES = ("hallucination", "latency", "overfit", "generate", "data", "lab", "report", "demo")
 
 
 def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False) -> None:

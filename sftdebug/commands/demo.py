@@ -66,9 +66,9 @@ def plan(lab: Path, out: Path) -> list[tuple[str, list[str]]]:
     )
     steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), "--epochs", "3,10,30", "--n-facts", "24"]))
     steps.append(("data-lab-sft", ["data", str(lab / "sft_data.jsonl"), "--tokenizer", str(lab / "sft-healthy")]))
-    identity = REALDATA / "identity.json"
-    if identity.is_file():
-        steps.append(("data-identity", ["data", str(identity), "--tokenizer", str(lab / "sft-healthy")]))
+    for name, file in (("data-identity", "identity.json"), ("data-toolcall", "glaive_toolcall_en_demo.json")):
+        if (REALDATA / file).is_file():  # the shared real samples, when this checkout sits beside them
+            steps.append((name, ["data", str(REALDATA / file), "--tokenizer", str(lab / "sft-healthy")]))
     return steps
 
 

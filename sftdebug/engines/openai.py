@@ -86,10 +86,10 @@ class OpenAIEngine:
         if tokenizer:
             from transformers import AutoTokenizer
 
-            from sftdebug.modelsrc import resolve_model
+            from sftdebug.modelsrc import resolve_tokenizer
 
             self.tokenizer = AutoTokenizer.from_pretrained(
-                resolve_model(tokenizer), trust_remote_code=trust_remote_code
+                resolve_tokenizer(tokenizer), trust_remote_code=trust_remote_code
             )
         if check:
             self.check_model()

@@ -27,6 +27,12 @@ min-width:11rem}.card b{display:block;font-size:1.4rem}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;white-space:pre-wrap;
 word-break:break-word}
 details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
+.toks{line-height:1.9;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
+.toks{overflow-wrap:anywhere}.tok{white-space:pre-wrap;border:1px solid #c9d1dd;border-radius:3px;padding:0 1px;margin:0 1px}
+.r-system{background:#ede9fe}.r-user{background:#e0f2fe}.r-tool{background:#fef9c3}.r-template{background:#e5e7eb}
+.r-assistant{background:#f3f4f6}.tok.trained{background:#bbf7d0;border-color:#16a34a}
+.tok.eos{font-weight:700;border:2px solid #b42318}.tok.masked{color:#6b7280}
+.s-fail{color:#b42318;font-weight:700}.s-warn{color:#b54708;font-weight:700}.s-pass{color:#067647}.s-skip{color:#5b6575}
 """
 
 
@@ -87,6 +93,28 @@ def kv_table(data: Mapping[str, Any]) -> str:
     return table(["", ""], [[k, v] for k, v in data.items()])
 
 
+def status(value: str) -> Markup:
+    """A check status (pass / warn / fail / skip), coloured."""
+    return Markup(f'<span class="s-{esc(value)}">{esc(value)}</span>')
+
+
+def visible(text: str) -> str:
+    """Whitespace made visible, so token boundaries and stray spaces show."""
+    return text.replace(" ", "·").replace("\t", "→").replace("\n", "↵\n")
+
+
+def tokens(view: Iterable[Mapping[str, Any]]) -> str:
+    """A row's tokens as boxes: background by role (green when trained), eos outlined in red."""
+    spans = []
+    for t in view:
+        cls = f"tok r-{esc(t['role'])} {'trained' if t['trained'] else 'masked'}{' eos' if t['eos'] else ''}"
+        title = f"{t['role']}, {'trained' if t['trained'] else 'masked'}{', eos' if t['eos'] else ''}"
+        if t.get("n", 1) > 1:
+            title += f", {t['n']} byte tokens"
+        spans.append(f'<span class="{cls}" title="{esc(title)}">{esc(visible(t["text"]))}</span>')
+    return f'<div class="toks">{"".join(spans)}</div>'
+
+
 def cards(items: Mapping[str, str]) -> str:
     return (
         '<div class="cards">'
@@ -104,8 +132,8 @@ def section(title: str, *parts: str, anchor: str | None = None) -> str:
     return f"<section{ident}><h2>{esc(title)}</h2>{''.join(parts)}</section>"
 
 
-def details(summary: str, *parts: str) -> str:
-    return f"<details><summary>{esc(summary)}</summary>{''.join(parts)}</details>"
+def details(summary: str, *parts: str, open: bool = False) -> str:
+    return f"<details{' open' if open else ''}><summary>{esc(summary)}</summary>{''.join(parts)}</details>"
 
 
 def paragraph(text: str, cls: str = "") -> str:
