@@ -176,19 +176,10 @@ def reference_texts(base: str, path: str | None) -> list[str]:
 
 
 def read_conversations(path: Path) -> list[list[dict[str, str]]]:
-    """SFT rows as chat messages: `{"messages": [...]}` or alpaca (`instruction`, `input`, `output`)."""
-    from sftdebug.chat import validate_messages
-    from sftdebug.jsonl import read_jsonl
+    """SFT rows as chat messages (any format `sftdebug data` reads); a malformed row stops the run."""
+    from sftdebug.dataformats import load_sft_file
 
-    convs = []
-    for n, row in read_jsonl(path):
-        if "messages" in row:
-            convs.append(validate_messages(row["messages"], where=f"{path}:{n}: messages"))
-        elif isinstance(row.get("instruction"), str) and isinstance(row.get("output"), str):
-            prompt = row["instruction"] + ("\n" + row["input"] if row.get("input") else "")
-            convs.append([{"role": "user", "content": prompt}, {"role": "assistant", "content": row["output"]}])
-        else:
-            raise UsageError(f"{path}:{n}: expected 'messages' or alpaca 'instruction'/'output'")
-    if not convs:
-        raise UsageError(f"{path}: no SFT rows")
-    return convs
+    data = load_sft_file(path)
+    if data.bad:
+        raise UsageError(f"{data.bad[0].where}: {data.bad[0].reason} (`sftdebug data {path}` lists every bad row)")
+    return [row.messages for row in data.rows]

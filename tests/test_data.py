@@ -289,3 +289,15 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, tok: Path) -> None:
     assert main(["data", str(file), "--tokenizer", str(tmp_path / "no-such-tokenizer"), "--out", out]) == 2
     assert main(["data", str(file), "--tokenizer", str(tok), "--max-len", "0", "--out", out]) == 2
     assert not (tmp_path / "r").exists(), "nothing is written on bad input"
+
+
+def test_overfit_reads_any_sft_format_but_refuses_bad_rows(tmp_path: Path) -> None:
+    from sftdebug.overfit_train import read_conversations
+
+    share = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]}]
+    assert read_conversations(write(tmp_path / "s.json", share, False)) == [
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
+    ]
+    bad = write(tmp_path / "b.jsonl", [*clean_rows()[:2], {"messages": [{"role": "user", "content": "x"}]}])
+    with pytest.raises(UsageError, match=r"b\.jsonl:3: no assistant turn"):
+        read_conversations(bad)
