@@ -202,6 +202,14 @@ def test_empty_answers_and_empty_think_blocks(tmp_path: Path, tok: Path) -> None
     assert code == 1 and not_passing(checks) == {"empty_turns"} and checks["empty_turns"]["count"] == 2
 
 
+def test_one_domain_dominating_by_field(tmp_path: Path, tok: Path) -> None:
+    rows = [{**r, "domain": "medical" if i < 30 else "chat"} for i, r in enumerate(clean_rows())]
+    code, _, checks = lint(tmp_path, write(tmp_path / "dom.jsonl", rows), tok, "--domain-field", "domain")
+    assert code == 0 and not_passing(checks) == {"domain_concentration"}
+    assert checks["domain_concentration"]["figures"]["largest"] == "medical"
+    assert checks["domain_concentration"]["figures"]["largest_share"] == 0.75
+
+
 def test_real_alpaca_data_runs_clean(tmp_path: Path, tok: Path) -> None:
     for name in ("alpaca_en_demo.json", "alpaca_zh_demo.json"):
         code, summary, checks = lint(tmp_path, REALDATA / name, tok)

@@ -70,6 +70,18 @@ class _LoopThread:
     def run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
+    def cancel_tasks(self) -> None:
+        """Cancel and await what still runs on the loop (vLLM's output handlers): dropped pending tasks print
+        "Task was destroyed but it is pending!" at exit, and handlers left to run past shutdown log errors."""
+
+        async def cancel_others() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_others(), self.loop).result(timeout=15)
+
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
@@ -254,6 +266,7 @@ class VLLMEngine:
 
     def close(self) -> None:
         if self._loop is not None:
+            self._loop.cancel_tasks()
             self.llm.shutdown()
             self._loop.stop()
         del self.llm

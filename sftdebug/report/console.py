@@ -73,7 +73,7 @@ def latency(summary: dict[str, Any], out_dir: str) -> None:
     )
     console.table(
         "what if",
-        ["prompt", "answer", "predicted (ms)", f"+{summary['cot_tokens']} CoT (ms)", ""],
+        ["prompt", "answer", "predicted (ms)", f"+{summary['cot_tokens']} CoT (ms)", "note"],
         [
             [
                 w["prompt_tokens"],
