@@ -94,7 +94,8 @@ def check_special_tokens(records: Sequence[Record], facts: Record) -> Record:
     if not split:
         return _check("special_tokens_atomic", PASS, 0, f"every template marker is one token ({names})")
     roles = {m["role"] for m in split}
-    hit = [r for r in records if roles & set(r["roles"]) or roles & {"user", "assistant"}]
+    every_row = bool(roles & {"user", "assistant"})  # every row has user and assistant turns
+    hit = [r for r in records if every_row or roles & set(r["roles"])]
     desc = "; ".join(f"{m['marker']} ({m['role']} turns) is {len(m['pieces'])} pieces {m['pieces']}" for m in split)
     return _check(
         "special_tokens_atomic",

@@ -22,7 +22,7 @@ from sftdebug.encode import IGNORE, Encoded, LossOn, encode_conversation, token_
 from sftdebug.match import normalize
 from sftdebug.store import Journal, RunFolder
 
-# Role and end-of-turn markers look like <|user|>, <start_of_turn>, </s>, [INST] is left out on purpose: some
+# Role and end-of-turn markers look like <|user|>, <start_of_turn>, </s>. [INST] is left out on purpose: some
 # families (Llama 2) spell it in plain pieces by design.
 MARKER = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?[A-Za-z_][\w:.\-]{0,40}>")
 PLACEHOLDER = re.compile(r"\{\{\s*[\w.\-]+\s*\}\}")
@@ -65,13 +65,17 @@ def template_facts(tokenizer: Any, roles: Sequence[str], eos: dict[int, str]) ->
     convo = [{"role": "user"}, {"role": "assistant"}]
     for extra in ("system", "tool"):
         if extra in roles:
-            trial = [{"role": "system"}, *convo] if extra == "system" else [*convo, {"role": "tool"}, convo[1]]
+            trial = [{"role": "system"}, *convo] if extra == "system" else [*convo, {"role": "tool"}, convo[-1]]
             try:
                 _render_with_sentinels(tokenizer, trial)
                 convo = trial
             except Exception as exc:  # a template may refuse a role: that is the finding
                 facts["unrenderable_roles"][extra] = f"{type(exc).__name__}: {exc}"[:200]
-    text = _render_with_sentinels(tokenizer, convo)
+    try:
+        text = _render_with_sentinels(tokenizer, convo)
+    except Exception as exc:  # every row will fail to render too: the chat_template check reports it
+        facts["unrenderable_roles"]["user/assistant"] = f"{type(exc).__name__}: {exc}"[:200]
+        return facts
     seen = set()
     for i, piece in enumerate(re.split("\u2063SFTDEBUG\\d+\u2063", text)):
         role = convo[min(i, len(convo) - 1)]["role"]

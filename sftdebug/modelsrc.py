@@ -14,27 +14,23 @@ from sftdebug.errors import UsageError
 _PATHLIKE_PREFIXES = ("/", "./", "../", "~")
 
 
-def resolve_model(name: str) -> Path:
-    """Return a local folder holding `name`'s config, tokenizer and safetensors weights."""
+def _local_or_hub(name: str, what: str) -> Path:
     path = Path(name).expanduser()
     if path.exists():
-        folder = path
-    elif name.startswith(_PATHLIKE_PREFIXES) or name.count("/") != 1:
-        raise UsageError(f"model folder {name!r} does not exist (give a Hugging Face folder or a hub id)")
-    else:
-        folder = _from_hub(name)
-    return check_folder(folder, name)
+        return path
+    if name.startswith(_PATHLIKE_PREFIXES) or name.count("/") != 1:
+        raise UsageError(f"{what} folder {name!r} does not exist (give a Hugging Face folder or a hub id)")
+    return _from_hub(name)
+
+
+def resolve_model(name: str) -> Path:
+    """Return a local folder holding `name`'s config, tokenizer and safetensors weights."""
+    return check_folder(_local_or_hub(name, "model"), name)
 
 
 def resolve_tokenizer(name: str) -> Path:
     """A local folder holding `name`'s tokenizer (a model folder, or a tokenizer-only one): no weights needed."""
-    path = Path(name).expanduser()
-    if path.exists():
-        folder = path
-    elif name.startswith(_PATHLIKE_PREFIXES) or name.count("/") != 1:
-        raise UsageError(f"tokenizer folder {name!r} does not exist (give a Hugging Face folder or a hub id)")
-    else:
-        folder = _from_hub(name)
+    folder = _local_or_hub(name, "tokenizer")
     if not folder.is_dir() or not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
         raise UsageError(f"{name!r} holds no tokenizer (expected tokenizer.json or tokenizer_config.json)")
     return folder

@@ -176,6 +176,14 @@ def test_split_role_marker(tmp_path: Path, tok: Path) -> None:
     assert "<|bot|>" in checks["special_tokens_atomic"]["message"]
 
 
+def test_a_template_that_refuses_every_row(tmp_path: Path, tok: Path) -> None:
+    folder = tokenizer_copy(tmp_path, tok, "raising")
+    (folder / "chat_template.jinja").write_text("{{ raise_exception('roles must alternate') }}")
+    code, _, checks = lint(tmp_path, write(tmp_path / "clean.jsonl", clean_rows()), folder)
+    assert code == 1 and checks["chat_template"]["status"] == "fail" and checks["chat_template"]["count"] == 40
+    assert "roles must alternate" in checks["chat_template"]["examples"][0]["detail"]
+
+
 def test_rows_over_max_len_lose_their_eos(tmp_path: Path, tok: Path) -> None:
     rows = clean_rows()
     for r in rows[:4]:
