@@ -86,7 +86,12 @@ def status(value: str) -> Text:
 
 def tokens(title: str, view: Sequence[Mapping[str, Any]]) -> None:
     """A row's tokens, alternately underlined so boundaries show; prompt roles on coloured backgrounds,
-    trained tokens green, eos red; spaces as ·, newlines as ↵."""
+    trained tokens green, eos red; spaces as ·, newlines as ↵. Without colours (output to a file or a CI log)
+    each run of tokens with one role and mask gets its own labelled line, tokens separated by ¦."""
+    out.print(Text(title, style="bold"))
+    if out.no_color or not out.is_terminal:
+        _plain_tokens(view)
+        return
     text = Text()
     for i, t in enumerate(view):
         piece = visible(t["text"])
@@ -97,7 +102,6 @@ def tokens(title: str, view: Sequence[Mapping[str, Any]]) -> None:
         else:
             style = ROLE_STYLE.get(t["role"], "dim")
         text.append(piece, style=style + (" underline" if i % 2 else ""))
-    out.print(Text(title, style="bold"))
     out.print(text)
     out.print(
         Text.assemble(
@@ -129,3 +133,14 @@ def warn(message: str) -> None:
 
 def note(message: str) -> None:
     err.print(escape(message), highlight=False, soft_wrap=True)
+
+
+def _plain_tokens(view: Sequence[Mapping[str, Any]]) -> None:
+    runs: list[tuple[str, list[str]]] = []
+    for t in view:
+        label = f"{t['role']}, {'trained' if t['trained'] else 'masked'}"
+        if not runs or runs[-1][0] != label:
+            runs.append((label, []))
+        runs[-1][1].append(visible(t["text"]).replace("\n", "") + ("(eos)" if t["eos"] else ""))
+    for label, pieces in runs:
+        out.print(f"  [{label:>19}] " + "¦".join(pieces), markup=False, highlight=False, soft_wrap=True)
