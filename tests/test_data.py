@@ -317,3 +317,14 @@ def test_overfit_reads_any_sft_format_but_refuses_bad_rows(tmp_path: Path) -> No
     bad = write(tmp_path / "b.jsonl", [*clean_rows()[:2], {"messages": [{"role": "user", "content": "x"}]}])
     with pytest.raises(UsageError, match=r"b\.jsonl:3: no assistant turn"):
         read_conversations(bad)
+
+
+def test_terminal_view_without_colours_labels_every_run(tmp_path: Path, tok: Path, capsys) -> None:
+    lint(tmp_path, write(tmp_path / "c.jsonl", clean_rows()[:2]), tok, "--show", "1")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  [")]
+    assert [line.split("]")[0].strip(" [") for line in lines] == [
+        "user, masked",
+        "template, masked",
+        "assistant, trained",
+    ]
+    assert lines[-1].endswith("<|end|>(eos)") and "¦" in lines[-1]
