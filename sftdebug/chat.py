@@ -41,6 +41,14 @@ def validate_messages(messages: Sequence[Any], where: str = "messages") -> list[
     return out
 
 
+def stop_ids(tokenizer: Any, generation_eos: int | Sequence[int] | None) -> set[int]:
+    """The ids that end generation at inference: the tokenizer's eos plus generation_config's `eos_token_id`
+    (one id or a list; chat models often list their end-of-turn token there)."""
+    ids = set() if tokenizer.eos_token_id is None else {int(tokenizer.eos_token_id)}
+    extra = [generation_eos] if isinstance(generation_eos, int) else generation_eos or []
+    return ids | {int(i) for i in extra}
+
+
 def render_chat(tokenizer: Any, messages: Sequence[dict[str, str]], add_generation_prompt: bool = True) -> str:
     """Render messages with the tokenizer's own chat template (no tokenization)."""
     if not getattr(tokenizer, "chat_template", None):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sftdebug.chat import render_chat
+from sftdebug.chat import render_chat, stop_ids
 from sftdebug.datachecks import detect_domain
 from sftdebug.dataformats import Row
 from sftdebug.encode import IGNORE, Encoded, LossOn, encode_conversation, token_ids
@@ -38,14 +38,11 @@ class LintOptions:
 
 
 def eos_ids(tokenizer: Any, folder: Path) -> dict[int, str]:
-    """The ids that end generation at inference: the tokenizer's eos and generation_config.json's eos ids."""
-    ids = {} if tokenizer.eos_token_id is None else {int(tokenizer.eos_token_id): str(tokenizer.eos_token)}
+    """The ids that end generation at inference (`chat.stop_ids`, read from the folder's generation_config.json
+    without loading the model), each with its token text."""
     gen = folder / "generation_config.json"
-    if gen.is_file():
-        extra = json.loads(gen.read_text(encoding="utf-8")).get("eos_token_id")
-        for i in [extra] if isinstance(extra, int) else extra or []:
-            ids.setdefault(int(i), str(tokenizer.convert_ids_to_tokens(int(i))))
-    return ids
+    extra = json.loads(gen.read_text(encoding="utf-8")).get("eos_token_id") if gen.is_file() else None
+    return {i: str(tokenizer.convert_ids_to_tokens(i)) for i in sorted(stop_ids(tokenizer, extra))}
 
 
 def template_facts(tokenizer: Any, roles: Sequence[str], eos: dict[int, str]) -> dict[str, Any]:

@@ -52,8 +52,7 @@ def run(args: argparse.Namespace) -> int:
         identity=["file", "tokenizer", "format", "max_len", "loss_on", "train_on_prompt", "domain_field", "show"],
     )
     with run_folder:
-        summary = _lint(args, data, tokenizer, folder, run_folder)
-    records = run_folder.records()
+        summary, records = _lint(args, data, tokenizer, folder, run_folder)
     _print(summary, records, out)
     console.note(f"records: {out}/records.jsonl · report: {build_report([out])}")
     return 1 if summary["n_fail"] else 0
@@ -74,7 +73,9 @@ def _load_tokenizer(name: str, trust_remote_code: bool) -> tuple[Any, Any]:
         raise UsageError(f"--tokenizer {name!r}: cannot load a tokenizer ({str(exc).splitlines()[0][:160]})") from exc
 
 
-def _lint(args: argparse.Namespace, data: Any, tokenizer: Any, folder: Any, run_folder: Any) -> dict[str, Any]:
+def _lint(
+    args: argparse.Namespace, data: Any, tokenizer: Any, folder: Any, run_folder: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from sftdebug import console
     from sftdebug.datachecks import run_checks, summarize
     from sftdebug.datalint import LintOptions, eos_ids, lint_rows, template_facts
@@ -102,7 +103,7 @@ def _lint(args: argparse.Namespace, data: Any, tokenizer: Any, folder: Any, run_
         "bad_rows": [{"row": w, "reason": why} for w, why in bad[:50]],
     }
     run_folder.write_summary(summary)
-    return summary
+    return summary, records
 
 
 def _print(summary: dict[str, Any], records: list[dict[str, Any]], out: str) -> None:

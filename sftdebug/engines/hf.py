@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from sftdebug.chat import render_chat, validate_messages
+from sftdebug.chat import render_chat, stop_ids, validate_messages
 from sftdebug.engines.base import (
     Completion,
     GenerationRequest,
@@ -87,20 +87,11 @@ class HFEngine:
         self.n_params = sum(p.numel() for p in self.model.parameters())
         self.bytes_per_param = torch.tensor([], dtype=self.dtype).element_size()
         self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
-        self.eos_ids = self._eos_ids()
+        self.eos_ids = stop_ids(self.tokenizer, getattr(self.model.generation_config, "eos_token_id", None))
         self.pad_id = self._pad_id()
         self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)
 
     # --- prompts -------------------------------------------------------------------------------------
-
-    def _eos_ids(self) -> set[int]:
-        ids: set[int] = set()
-        if self.tokenizer.eos_token_id is not None:
-            ids.add(int(self.tokenizer.eos_token_id))
-        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
-        if gen_eos is not None:
-            ids.update([gen_eos] if isinstance(gen_eos, int) else gen_eos)
-        return ids
 
     def _pad_id(self) -> int:
         for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id):
