@@ -191,7 +191,8 @@ def check_answer_duplication(records: Sequence[Record]) -> Record:
         return _check("answer_duplication", FAIL, len(holes), msg, examples, exact=exact, normalized=norm)
     status = WARN if norm > 0.3 else PASS
     if status == WARN:
-        msg += ": the model learns canned answers"
+        most = max(Counter(r["answer_norm_key"] for r in records).values())
+        msg += f" (the most repeated answer {most} times): the model learns canned answers"
     examples = _most_repeated(records, "answer_norm_key", "answer")
     return _check("answer_duplication", status, round(norm * len(records)), msg, examples, exact=exact, normalized=norm)
 
