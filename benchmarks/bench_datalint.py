@@ -15,8 +15,8 @@ from pathlib import Path
 from common import ROOT, lab
 
 from sftdebug.cli import main
-from sftdebug.dataformats import load_sft_file
-from sftdebug.store import read_summary
+from sftdebug.core.runs import read_summary
+from sftdebug.data.formats import load_sft_file
 
 N_ROWS = 100_000
 REALDATA = ROOT.parent / "shared" / "realdata"

@@ -11,10 +11,10 @@ from functools import partial
 
 from common import lab
 
+from sftdebug.core.runs import RunFolder
 from sftdebug.engines import load_engine
-from sftdebug.hallucination_run import HallucinationConfig, run_hallucination
-from sftdebug.probes import load_probes
-from sftdebug.store import RunFolder
+from sftdebug.hallucination.probes import load_probes
+from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
 
 N_PROBES = 200
 

@@ -8,8 +8,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def lab(size: str = "test") -> Path:
-    from sftdebug.commands import quiet_libraries
-    from sftdebug.lab import build_lab, lab_is_built
+    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.lab.build import build_lab, lab_is_built
 
     quiet_libraries()
     root = ROOT / "reports" / f"lab-{size}"

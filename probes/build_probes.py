@@ -23,7 +23,8 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+# Written as package data of sftdebug.hallucination, so that a wheel install ships them.
+HERE = Path(__file__).resolve().parents[1] / "sftdebug" / "hallucination" / "builtin_probes"
 LANGS = ("en", "zh")
 
 # relation -> {lang: (cloze templates, question templates)}; {s} is the subject, {S} the same capitalised.

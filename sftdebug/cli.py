@@ -15,21 +15,32 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from sftdebug.errors import EngineError, UsageError
+from sftdebug.core.errors import EngineError, UsageError
 
+# command -> the module that registers it (`register(subparsers)`). Each keeps its heavy imports inside its run
+# function, so building the whole parser for `sftdebug --help` stays instant.
+COMMANDS = {
+    "hallucination": "sftdebug.hallucination.cli",
+    "latency": "sftdebug.latency.cli",
+    "overfit": "sftdebug.overfit.cli",
+    "generate": "sftdebug.generate.cli",
+    "data": "sftdebug.data.cli",
+    "lab": "sftdebug.lab.cli",
+    "report": "sftdebug.report.cli",
+    "demo": "sftdebug.lab.demo",
+}
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
     from sftdebug import __version__
-    from sftdebug.commands import MODULES
 
     parser = argparse.ArgumentParser(prog="sftdebug", description="Diagnostics for supervised-fine-tuned LLMs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="version", version=f"sftdebug {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in MODULES:
-        importlib.import_module(f"sftdebug.commands.{name}").register(sub)
+    for module in COMMANDS.values():
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -40,12 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, EngineError) as exc:
         if args.debug:
             raise
-        from sftdebug.console import error
+        from sftdebug.report.terminal import error
 
         error(str(exc))
         return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
     except KeyboardInterrupt:
-        from sftdebug.console import error
+        from sftdebug.report.terminal import error
 
         error("interrupted; finished records are saved: rerun with --resume to continue")
         return EXIT_INTERRUPTED

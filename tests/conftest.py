@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAB_SOURCES = ["lab.py", "world.py", "train.py", "encode.py", "chat.py"]
+LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "data/encode.py", "core/chat.py"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -28,7 +28,7 @@ def _lab_key() -> str:
 
 @pytest.fixture(scope="session")
 def lab() -> Path:
-    from sftdebug.lab import build_lab, lab_is_built
+    from sftdebug.lab.build import build_lab, lab_is_built
 
     root = ROOT / ".sftdebug-cache" / f"lab-test-{_lab_key()}"
     if not lab_is_built(root, "test"):

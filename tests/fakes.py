@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sftdebug.engines.base import Completion, GenerationRequest, Prompt, Score, ScoreRequest
+from sftdebug.engines.base import Completion, EngineInfo, GenerationRequest, Prompt, Score, ScoreRequest
 
 
 def _key(prompt: Prompt) -> str:
@@ -22,6 +22,8 @@ class FakeEngine:
         logprob: Callable[[str, str], float] | None = None,
     ) -> None:
         self.name, self.answers, self.stop, self.logprob = name, answers, stop, logprob
+        self.tokenizer = None
+        self.info = EngineInfo()
         self.calls = 0
         self.closed = False
 

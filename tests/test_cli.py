@@ -11,26 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import one_line_error, sftdebug
 
-from sftdebug.store import read_records
-
-
-def sftdebug(*args: str, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "sftdebug", *args], capture_output=True, text=True, env=env, **kw)
-
-
-def _one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    for n in needles:
-        assert n in lines[0], lines[0]
+from sftdebug.core.runs import read_records
 
 
 def test_missing_model_folder(tmp_path: Path) -> None:
-    _one_line_error(
+    one_line_error(
         sftdebug("generate", "--model", "./no/such/model", "--prompt", "x", "--out", str(tmp_path / "r")),
         "./no/such/model",
         "does not exist",
@@ -39,7 +26,7 @@ def test_missing_model_folder(tmp_path: Path) -> None:
 
 
 def test_hub_id_offline(tmp_path: Path) -> None:
-    _one_line_error(
+    one_line_error(
         sftdebug("generate", "--model", "nobody/no-such-model", "--prompt", "x", "--out", str(tmp_path)),
         "nobody/no-such-model",
         "offline",
@@ -49,7 +36,7 @@ def test_hub_id_offline(tmp_path: Path) -> None:
 def test_bad_prompt_line_names_file_and_line(tmp_path: Path, lab: Path) -> None:
     f = tmp_path / "p.jsonl"
     f.write_text('{"prompt": "ok"}\n\n{"prompt": 3}\n')
-    _one_line_error(
+    one_line_error(
         sftdebug("generate", "--model", str(lab / "base"), "--prompts", str(f), "--out", str(tmp_path / "r")),
         f"{f}:3",
         "prompt",
@@ -57,14 +44,14 @@ def test_bad_prompt_line_names_file_and_line(tmp_path: Path, lab: Path) -> None:
 
 
 def test_chat_on_base_model_says_it_has_no_template(tmp_path: Path, lab: Path) -> None:
-    _one_line_error(
+    one_line_error(
         sftdebug("generate", "--model", str(lab / "base"), "--prompt", "hi", "--chat", "--out", str(tmp_path)),
         "no chat template",
     )
 
 
 def test_bad_flag_value(tmp_path: Path, lab: Path) -> None:
-    _one_line_error(
+    one_line_error(
         sftdebug(
             "generate", "--model", str(lab / "base"), "--prompt", "hi", "--temperature", "-1", "--out", str(tmp_path)
         ),
@@ -75,7 +62,7 @@ def test_bad_flag_value(tmp_path: Path, lab: Path) -> None:
 def test_pickled_weights_are_refused(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text("{}")
     (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04")
-    _one_line_error(
+    one_line_error(
         sftdebug("generate", "--model", str(tmp_path), "--prompt", "x", "--out", str(tmp_path / "r")), "safetensors"
     )
 

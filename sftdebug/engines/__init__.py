@@ -9,18 +9,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from sftdebug.core.errors import UsageError
 from sftdebug.engines.base import (
     Completion,
     Engine,
+    EngineInfo,
     GenerationRequest,
     Message,
     Prompt,
     SamplingParams,
     Score,
     ScoreRequest,
+    ScoringUnsupported,
     Timing,
 )
-from sftdebug.errors import UsageError
 
 # "module:Class" strings: the heavy module (torch, vllm, …) is imported only when that engine is asked for.
 ENGINES: dict[str, str] = {
@@ -44,12 +46,14 @@ __all__ = [
     "ENGINES",
     "Completion",
     "Engine",
+    "EngineInfo",
     "GenerationRequest",
     "Message",
     "Prompt",
     "SamplingParams",
     "Score",
     "ScoreRequest",
+    "ScoringUnsupported",
     "Timing",
     "load_engine",
 ]

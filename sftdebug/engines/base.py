@@ -1,6 +1,7 @@
-"""The one interface every engine implements (transformers now; vLLM and HTTP endpoints later).
+"""The one interface every engine implements (transformers, in-process vLLM, OpenAI-compatible endpoints).
 
-Callers build `GenerationRequest`s / `ScoreRequest`s and never touch a model, a tokenizer or a clock:
+Callers build `GenerationRequest`s / `ScoreRequest`s and never touch a model or a clock; what they may need to
+know about an engine (context length, parameter count, device, whether it can score) it declares in `info`:
 
     engine = load_engine("hf", "lab/base")
     [samples] = engine.generate([GenerationRequest(prompt="Pul Gafuley lives in")])
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from sftdebug.core.errors import EngineError
 
 Message = dict[str, str]
 # A prompt is raw text (continued as is: base models) or chat messages (rendered with the model's own
@@ -104,11 +107,29 @@ class Score:
         return self.logprob / max(1, len(self.token_logprobs))
 
 
+class ScoringUnsupported(EngineError):
+    """This engine cannot return log-probabilities of given text (e.g. an endpoint without echo + logprobs)."""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine declares about itself (None where it cannot know, e.g. a remote endpoint)."""
+
+    max_positions: int | None = None  # context length: prompt + new tokens must fit
+    n_params: int | None = None
+    bytes_per_param: float | None = None
+    device: str | None = None  # "cpu", or the GPU's name
+    can_score: bool = True  # False: `score` raises ScoringUnsupported
+    folder: str | None = None  # the local checkpoint folder, for steps that need the weights themselves
+
+
 @runtime_checkable
 class Engine(Protocol):
     """Turns requests into completions. Implementations batch internally as they see fit."""
 
     name: str  # what the user passed (folder, hub id or served model name)
+    tokenizer: Any  # the model's tokenizer (transformers), or None where the engine has none (an endpoint)
+    info: EngineInfo
 
     def render(self, prompt: Prompt) -> str:
         """The exact text the model sees (chat messages rendered with the generation prompt)."""
@@ -119,7 +140,7 @@ class Engine(Protocol):
         ...
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        """Log-probabilities of given continuations, in request order."""
+        """Log-probabilities of given continuations, in request order (ScoringUnsupported if it cannot)."""
         ...
 
     def close(self) -> None: ...

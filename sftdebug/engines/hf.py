@@ -10,7 +10,6 @@ sampling is reproducible per request whatever the batch it lands in (one seeded 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,20 +17,11 @@ from typing import Any
 
 import torch
 
-from sftdebug.chat import render_chat, stop_ids, validate_messages
-from sftdebug.engines.base import (
-    Completion,
-    GenerationRequest,
-    Prompt,
-    SamplingParams,
-    Score,
-    ScoreRequest,
-    Timing,
-)
-from sftdebug.errors import UsageError
-from sftdebug.modelsrc import resolve_model
-
-log = logging.getLogger(__name__)
+from sftdebug.core.chat import stop_ids
+from sftdebug.core.errors import UsageError
+from sftdebug.engines.base import Completion, EngineInfo, GenerationRequest, SamplingParams, Score, ScoreRequest, Timing
+from sftdebug.engines.local import LocalEngine
+from sftdebug.engines.source import resolve_model
 
 
 def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[torch.device, torch.dtype]:
@@ -61,7 +51,7 @@ class _Row:
     text: str | None = None
 
 
-class HFEngine:
+class HFEngine(LocalEngine):
     """Engine over a transformers causal LM (see module docstring)."""
 
     def __init__(
@@ -75,21 +65,34 @@ class HFEngine:
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.name = model
         folder = resolve_model(model)
-        self.device, self.dtype = pick_device_dtype(device, dtype)
-        self.batch_size = batch_size
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        dev, torch_dtype = pick_device_dtype(device, dtype)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
         model_obj: Any = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=self.dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+            folder, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
         )
-        self.model = model_obj.to(self.device).eval()
-        self.n_params = sum(p.numel() for p in self.model.parameters())
-        self.bytes_per_param = torch.tensor([], dtype=self.dtype).element_size()
-        self.device_name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu"
+        self._setup(model, model_obj, tokenizer, dev, batch_size, str(folder))
+
+    @classmethod
+    def from_loaded(cls, name: str, model: Any, tokenizer: Any, batch_size: int = 16) -> HFEngine:
+        """An engine over a model object already in memory (tests drive the decode loop with a mock model)."""
+        engine = cls.__new__(cls)
+        engine._setup(name, model, tokenizer, torch.device("cpu"), batch_size, None)
+        return engine
+
+    def _setup(self, name: str, model: Any, tokenizer: Any, device: Any, batch_size: int, folder: str | None) -> None:
+        self.name, self.tokenizer, self.batch_size, self.device = name, tokenizer, batch_size, device
+        self.model = model.to(device).eval()
+        self.dtype = next(self.model.parameters()).dtype
         self.eos_ids = stop_ids(self.tokenizer, getattr(self.model.generation_config, "eos_token_id", None))
         self.pad_id = self._pad_id()
-        self.max_positions = int(getattr(self.model.config, "max_position_embeddings", 0) or 1 << 30)
+        self.info = EngineInfo(
+            max_positions=int(getattr(self.model.config, "max_position_embeddings", 0) or 0) or None,
+            n_params=sum(p.numel() for p in self.model.parameters()),
+            bytes_per_param=torch.tensor([], dtype=self.dtype).element_size(),
+            device=torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            folder=folder,
+        )
 
     # --- prompts -------------------------------------------------------------------------------------
 
@@ -99,27 +102,13 @@ class HFEngine:
                 return int(candidate)
         return 0  # any id works: padded positions are masked and never read
 
-    def render(self, prompt: Prompt) -> str:
-        if isinstance(prompt, str):
-            return prompt
-        return render_chat(self.tokenizer, validate_messages(prompt))
-
-    def encode(self, prompt: Prompt) -> list[int]:
-        """Token ids of a prompt. Raw text gets the tokenizer's usual special tokens (as vLLM does);
-        rendered chat text already holds whatever the template put there."""
-        text = self.render(prompt)
-        if not text:
-            raise UsageError("empty prompt: give at least one character of text")
-        ids = self.tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"]
-        return [int(i) for i in ids]
-
     # --- generation ----------------------------------------------------------------------------------
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         rows = []
         for i, req in enumerate(requests):
             ids = self.encode(req.prompt)
-            self._check_length(len(ids) + req.params.max_new_tokens, i)
+            self.check_length(len(ids) + req.params.max_new_tokens, i)
             for j in range(req.params.n):
                 gen = None
                 if req.params.temperature > 0:
@@ -135,13 +124,6 @@ class HFEngine:
             for row, completion in zip(batch, self._generate_batch(batch), strict=True):
                 results[row.index[0]][row.index[1]] = completion
         return [[c for c in per_req if c is not None] for per_req in results]
-
-    def _check_length(self, n_tokens: int, index: int) -> None:
-        if n_tokens > self.max_positions:
-            raise UsageError(
-                f"request {index}: prompt + max_new_tokens = {n_tokens} tokens exceeds the model's "
-                f"{self.max_positions} positions"
-            )
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -234,10 +216,10 @@ class HFEngine:
         items = []
         for i, req in enumerate(requests):
             prompt_ids = self.encode(req.prompt)
-            cont_ids = [int(t) for t in self.tokenizer(req.continuation, add_special_tokens=False)["input_ids"]]
+            cont_ids = self.encode_continuation(req.continuation)
             if not cont_ids or not prompt_ids:
                 raise UsageError(f"score request {i}: the prompt and the continuation must not be empty")
-            self._check_length(len(prompt_ids) + len(cont_ids), i)
+            self.check_length(len(prompt_ids) + len(cont_ids), i)
             items.append((i, prompt_ids, cont_ids))
         items.sort(key=lambda it: len(it[1]) + len(it[2]))
         scores: list[Score | None] = [None] * len(requests)

@@ -23,25 +23,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sftdebug.chat import render_chat, validate_messages
+from sftdebug.core.chat import render_chat, validate_messages
+from sftdebug.core.errors import EngineError, UsageError
 from sftdebug.engines.base import (
     Completion,
+    EngineInfo,
     FinishReason,
     GenerationRequest,
     Prompt,
     SamplingParams,
     Score,
     ScoreRequest,
+    ScoringUnsupported,
     Timing,
 )
-from sftdebug.errors import EngineError, UsageError
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
-
-
-class ScoringUnsupported(EngineError):
-    """The endpoint cannot return prompt log-probabilities (echo + logprobs)."""
 
 
 class _Retryable(Exception):
@@ -82,11 +80,12 @@ class OpenAIEngine:
         self.base = endpoint.rstrip("/").removesuffix("/v1")
         self.api_key = api_key
         self.concurrency, self.timeout, self.retries, self.backoff = max(1, concurrency), timeout, retries, backoff
-        self.tokenizer = None
+        self.info = EngineInfo(can_score=True)  # known only when a first score request is answered
+        self.tokenizer: Any = None
         if tokenizer:
             from transformers import AutoTokenizer
 
-            from sftdebug.modelsrc import resolve_tokenizer
+            from sftdebug.engines.source import resolve_tokenizer
 
             self.tokenizer = AutoTokenizer.from_pretrained(
                 resolve_tokenizer(tokenizer), trust_remote_code=trust_remote_code
@@ -276,4 +275,4 @@ class OpenAIEngine:
             return list(pool.map(self._score_one, requests))
 
     def close(self) -> None:
-        pass
+        pass  # nothing held open: each request has its own connection

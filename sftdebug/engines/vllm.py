@@ -20,10 +20,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sftdebug.chat import render_chat, validate_messages
-from sftdebug.engines.base import Completion, GenerationRequest, Prompt, SamplingParams, Score, ScoreRequest, Timing
-from sftdebug.errors import UsageError
-from sftdebug.modelsrc import resolve_model
+from sftdebug.core.errors import UsageError
+from sftdebug.engines.base import (
+    Completion,
+    EngineInfo,
+    GenerationRequest,
+    Prompt,
+    SamplingParams,
+    Score,
+    ScoreRequest,
+    Timing,
+)
+from sftdebug.engines.local import LocalEngine
+from sftdebug.engines.source import resolve_model
 
 INSTALL_HINT = (
     "vLLM is not installed: on a CUDA machine `pip install 'sftdebug[vllm]'`; on a CPU-only machine "
@@ -86,7 +95,7 @@ class _LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-class VLLMEngine:
+class VLLMEngine(LocalEngine):
     """Engine over vLLM (see module docstring). `streaming=True` runs `AsyncLLM` and timestamps every
     streamed chunk (per-token arrival for latency sweeps); the default offline `LLM` reports TTFT and the
     decode span from vLLM's request metrics."""
@@ -110,8 +119,9 @@ class VLLMEngine:
 
         self.name = model
         cuda = torch.cuda.is_available()
+        folder = str(resolve_model(model))
         options: dict[str, Any] = {
-            "model": str(resolve_model(model)),
+            "model": folder,
             "dtype": dtype or ("bfloat16" if cuda else "float32"),  # bf16 prefill is ~5x slower on AVX2 CPUs
             "max_model_len": max_model_len,
             "enforce_eager": not cuda,
@@ -129,14 +139,17 @@ class VLLMEngine:
             self._loop = _LoopThread()
             self.llm = self._loop.run(self._make_async(options))
             self.tokenizer = self.llm.tokenizer
-            self.max_positions = int(self.llm.model_config.max_model_len)
+            max_positions = int(self.llm.model_config.max_model_len)
         else:
             from vllm import LLM
 
             llm_cls: Any = LLM  # vLLM's Literal-typed options do not accept the str passed through from the CLI
             self.llm = llm_cls(**options)
             self.tokenizer = self.llm.get_tokenizer()
-            self.max_positions = int(self.llm.llm_engine.model_config.max_model_len)
+            max_positions = int(self.llm.llm_engine.model_config.max_model_len)
+        self.info = EngineInfo(
+            max_positions=max_positions, device=torch.cuda.get_device_name() if cuda else "cpu", folder=folder
+        )
 
     @staticmethod
     async def _make_async(options: dict[str, Any]) -> Any:
@@ -144,19 +157,6 @@ class VLLMEngine:
         from vllm.v1.engine.async_llm import AsyncLLM
 
         return AsyncLLM.from_engine_args(AsyncEngineArgs(**options))
-
-    def render(self, prompt: Prompt) -> str:
-        if isinstance(prompt, str):
-            return prompt
-        return render_chat(self.tokenizer, validate_messages(prompt))
-
-    def encode(self, prompt: Prompt) -> list[int]:
-        """Same rule as the transformers engine: raw text gets the tokenizer's special tokens, rendered chat
-        text already holds what the template put there."""
-        text = self.render(prompt)
-        if not text:
-            raise UsageError("empty prompt: give at least one character of text")
-        return [int(i) for i in self.tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"]]
 
     def _params(self, p: SamplingParams, **extra: Any) -> Any:
         from vllm import SamplingParams as VParams
@@ -181,8 +181,7 @@ class VLLMEngine:
         out = []
         for i, (prompt, extra) in enumerate(zip(prompts, extra_tokens, strict=True)):
             ids = self.encode(prompt)
-            if len(ids) + extra > self.max_positions:
-                raise UsageError(f"request {i}: {len(ids) + extra} tokens exceed the model's {self.max_positions}")
+            self.check_length(len(ids) + extra, i)
             out.append(TokensPrompt(prompt_token_ids=ids))
         return out
 
@@ -244,7 +243,7 @@ class VLLMEngine:
         prompts, spans = [], []
         for i, req in enumerate(requests):
             p_ids = self.encode(req.prompt)
-            c_ids = [int(t) for t in self.tokenizer(req.continuation, add_special_tokens=False)["input_ids"]]
+            c_ids = self.encode_continuation(req.continuation)
             if not c_ids:
                 raise UsageError(f"score request {i}: the continuation is empty")
             prompts.append(TokensPrompt(prompt_token_ids=p_ids + c_ids))

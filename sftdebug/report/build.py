@@ -6,39 +6,37 @@ sftdebug report reports/demo/hallucination-sft-conflict --out report.html
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sftdebug.errors import UsageError
+from sftdebug.core.errors import UsageError
+from sftdebug.core.io import write_text_atomic
+from sftdebug.core.runs import read_config, read_records, read_summary
 from sftdebug.report.html import document, link, section, table
-from sftdebug.store import CONFIG, read_records, read_summary
 
-# run kind -> the module under sftdebug.report that renders it
+# run kind -> the diagnostic's report module that renders it
 KINDS = {
-    "hallucination": "hallucination",
-    "generate": "generate",
-    "data": "data",
-    "latency": "latency",
-    "overfit": "overfit",
-    "overfit_sweep": "overfit",
+    "hallucination": "sftdebug.hallucination.report",
+    "generate": "sftdebug.generate.report",
+    "data": "sftdebug.data.report",
+    "latency": "sftdebug.latency.report",
+    "overfit": "sftdebug.overfit.report",
+    "overfit_sweep": "sftdebug.overfit.report",
 }
 
 
 def section_module(kind: str) -> Any:
-    """`sftdebug.report.<kind>`: its `render(config, summary, records) -> list[str]` (HTML parts) and
+    """The kind's report module: its `render(config, summary, records) -> list[str]` (HTML parts) and
     `headline(summary) -> str` (one line for index pages)."""
     if kind not in KINDS:
         raise UsageError(f"no report section for runs of kind {kind!r}")
-    return importlib.import_module(f"sftdebug.report.{KINDS[kind]}")
+    return importlib.import_module(KINDS[kind])
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    if not (run_dir / CONFIG).is_file():
-        raise UsageError(f"{run_dir} is not a run folder (no {CONFIG})")
-    config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
+    config = read_config(run_dir)
     return config, read_summary(run_dir), read_records(run_dir)
 
 
@@ -46,12 +44,6 @@ def run_sections(run_dir: Path) -> tuple[str, list[str]]:
     config, summary, records = _load(run_dir)
     kind = config.get("kind", "?")
     return kind, section_module(kind).render(config, summary, records)
-
-
-def write_html(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
@@ -67,7 +59,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
         config, summary, records = loaded[0]
         kind = config.get("kind", "?")
         body = section_module(kind).render(config, summary, records)
-        write_html(target, document(f"sftdebug {kind}: {dirs[0].name}", subtitle, body))
+        write_text_atomic(target, document(f"sftdebug {kind}: {dirs[0].name}", subtitle, body))
         return target
     index, parts = [], []
     for i, (d, (config, summary, records)) in enumerate(zip(dirs, loaded, strict=True)):
@@ -76,7 +68,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
         index.append([link(f"#run-{i}", d.name), kind, module.headline(summary)])
         parts.append(section(f"{kind}: {d.name}", *module.render(config, summary, records), anchor=f"run-{i}"))
     page = [section("Runs", table(["run", "kind", "headline"], index)), *parts]
-    write_html(target, document(f"sftdebug: {len(dirs)} runs", subtitle, page))
+    write_text_atomic(target, document(f"sftdebug: {len(dirs)} runs", subtitle, page))
     return target
 
 
@@ -88,5 +80,7 @@ def build_index(run_dirs: Sequence[Path], out: Path, title: str) -> Path:
         kind = config.get("kind", "?")
         headline = section_module(kind).headline(summary)
         rows.append([link(os.path.relpath(d / "report.html", out.parent), d.name), kind, headline])
-    write_html(out, document(title, f"{len(rows)} runs", [section("Runs", table(["run", "kind", "headline"], rows))]))
+    write_text_atomic(
+        out, document(title, f"{len(rows)} runs", [section("Runs", table(["run", "kind", "headline"], rows))])
+    )
     return out

@@ -1,0 +1,142 @@
+"""What every command's `cli.py` shares: the engine and run-folder flags, `--fail-above` gates, exit codes.
+
+Each diagnostic's `cli.py` has `register(subparsers)`, which sets its `run(args)` as the default; it imports
+only the standard library and this module at module level (heavy imports live inside `run`), so that building
+the whole parser for `sftdebug --help` stays instant. To add a command, list its module in `sftdebug.cli.COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+from sftdebug.core.errors import UsageError
+
+
+def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_size: bool = True) -> None:
+    """The engine flags. `batch_size=False` where the command has its own --batch-size (training)."""
+    g = p.add_argument_group("engine")
+    g.add_argument(
+        "--engine",
+        default="hf",
+        choices=["hf", "vllm", "openai"],
+        help="hf = transformers (default), vllm = in-process vLLM, openai = an OpenAI-compatible endpoint",
+    )
+    g.add_argument("--endpoint", default=None, help="--engine openai: server URL, e.g. http://127.0.0.1:8000")
+    if two_models:
+        g.add_argument(
+            "--base-endpoint", default=None, help="--engine openai: the base model's server (overrides --endpoint)"
+        )
+        g.add_argument(
+            "--sft-endpoint", default=None, help="--engine openai: the SFT model's server (overrides --endpoint)"
+        )
+    g.add_argument(
+        "--api-key",
+        default=None,
+        help="--engine openai: API key (default: $OPENAI_API_KEY); never written to run folders",
+    )
+    g.add_argument("--concurrency", type=int, default=8, help="--engine openai: requests in flight (default 8)")
+    g.add_argument("--timeout", type=float, default=120.0, help="--engine openai: seconds per request (default 120)")
+    g.add_argument(
+        "--tokenizer",
+        default=None,
+        help="--engine openai: local tokenizer folder/hub id, to render chat prompts and count tokens",
+    )
+    g.add_argument("--device", default=None, help="cuda, cuda:1, cpu… (default: cuda if available, else cpu)")
+    g.add_argument(
+        "--dtype",
+        default=None,
+        choices=["float32", "bfloat16", "float16"],
+        help="default: bfloat16 on CUDA, float32 on CPU",
+    )
+    if batch_size:
+        g.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    g.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a checkpoint's own Python code to run (only for checkpoints you trust)",
+    )
+
+
+def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[str, Any]:
+    """Keyword options for `load_engine(args.engine, ...)`; `side` ("base"/"sft") picks a per-model endpoint."""
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.engine == "openai":
+        endpoint = (getattr(args, f"{side}_endpoint", None) if side else None) or args.endpoint
+        if args.concurrency < 1 or args.timeout <= 0:
+            raise UsageError("--concurrency must be >= 1 and --timeout > 0")
+        return {
+            "endpoint": endpoint,
+            "api_key": args.api_key or os.environ.get("OPENAI_API_KEY"),
+            "concurrency": args.concurrency,
+            "timeout": args.timeout,
+            "tokenizer": args.tokenizer,
+            "trust_remote_code": args.trust_remote_code,
+        }
+    opts: dict[str, Any] = {"dtype": args.dtype, "trust_remote_code": args.trust_remote_code}
+    if args.engine == "hf":
+        opts.update(device=args.device, batch_size=args.batch_size)
+    return opts
+
+
+def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:
+    p.add_argument("--out", default=None, help=f"run folder (default: reports/{kind}/<time>)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    g.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+
+
+def default_out(kind: str) -> str:
+    return os.path.join("reports", kind, time.strftime("%Y%m%d-%H%M%S"))
+
+
+def quiet_libraries() -> None:
+    """transformers' own progress bars and advice would interleave with ours."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def parse_fail_above(specs: list[str]) -> dict[str, float]:
+    gates = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        try:
+            gates[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UsageError(f"--fail-above {spec!r}: expected METRIC=NUMBER, e.g. narrow_hallucination_rate=0.1")
+    return gates
+
+
+def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None) -> int:
+    """3 when a `--fail-above` gate fails, else 1 when requests failed (retry with --resume), else 0."""
+    from sftdebug.report import terminal as console
+
+    code = check_gates(gates or {}, summary)
+    if summary.get("n_failed"):
+        console.error(f"{summary['n_failed']} requests failed and are not in the results: rerun with --resume")
+        code = code or 1
+    return code
+
+
+def check_gates(gates: dict[str, float], summary: dict[str, Any]) -> int:
+    """Exit code 3 when a gated metric exceeds its limit (for CI), else 0."""
+    from sftdebug.report import terminal as console
+
+    failed = 0
+    for name, limit in gates.items():
+        value = summary.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            numeric = sorted(k for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool))
+            raise UsageError(f"--fail-above: {name!r} is not a numeric summary metric (have: {', '.join(numeric)})")
+        if value > limit:
+            console.error(f"gate failed: {name} = {value:.4f} > {limit}")
+            failed = 3
+    return failed

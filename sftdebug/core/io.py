@@ -1,0 +1,64 @@
+"""File I/O every command shares: one JSON-lines reader, and atomic writers (a reader sees the old file or
+the new one, never half of one). User-file errors name the file and line (`probes.jsonl:12: ...`).
+
+    for n, obj in read_jsonl("probes.jsonl"): ...
+    write_json_atomic(Path("summary.json"), {...})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sftdebug.core.errors import UsageError
+
+
+class BadLine(ValueError):
+    """A line that is not valid JSON; its message reads `not valid JSON (<reason> at column N)`."""
+
+
+def json_lines(text: str) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each non-blank line of JSONL text; a bad line yields a `BadLine` as its value,
+    so that each caller decides whether it stops the file (probes) or is counted (SFT data rows)."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield n, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
+
+
+def read_text(path: str | Path) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{p}: no such file")
+    return p.read_text(encoding="utf-8")
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) for each non-blank line; any bad line is a UsageError naming it."""
+    for n, obj in json_lines(read_text(path)):
+        if isinstance(obj, BadLine):
+            raise UsageError(f"{path}:{n}: {obj}")
+        if not isinstance(obj, dict):
+            raise UsageError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
+        yield n, obj
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a whole text file through a temporary file renamed into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))

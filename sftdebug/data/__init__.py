@@ -1,0 +1,32 @@
+"""SFT data lint: a data file checked against the tokenizer and chat template training will use, before any
+GPU time is spent (`sftdebug data FILE --tokenizer MODEL`).
+
+    formats.py  OpenAI messages, ShareGPT and alpaca rows as conversations (bad rows named and counted)
+    encode.py   conversation -> input ids, labels and segments, as a correct trainer builds them
+    lint.py     one record per row, and the template's own facts
+    checks.py   pure: the checks over those records, and the summary
+    report.py   HTML section and the loss-mask view;  cli.py  the command
+"""
+
+from __future__ import annotations
+
+from sftdebug.data.checks import run_checks, summarize
+from sftdebug.data.encode import IGNORE, Encoded, encode_conversation
+from sftdebug.data.formats import FORMATS, BadRow, Row, SFTData, load_sft_file
+from sftdebug.data.lint import LintOptions, lint_rows, template_facts
+
+__all__ = [
+    "FORMATS",
+    "IGNORE",
+    "BadRow",
+    "Encoded",
+    "LintOptions",
+    "Row",
+    "SFTData",
+    "encode_conversation",
+    "lint_rows",
+    "load_sft_file",
+    "run_checks",
+    "summarize",
+    "template_facts",
+]

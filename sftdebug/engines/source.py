@@ -1,0 +1,80 @@
+"""Where a model comes from: a local Hugging Face folder or a hub id, checked before anything heavy loads.
+
+Checkpoints are untrusted: only safetensors weights are loaded (never unpickled `.bin` files), and custom
+code runs only behind an explicit `trust_remote_code=True` (the CLI's `--trust-remote-code`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sftdebug.core.errors import UsageError
+
+_PATHLIKE_PREFIXES = ("/", "./", "../", "~")
+
+
+def _local_or_hub(name: str, what: str) -> Path:
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    if name.startswith(_PATHLIKE_PREFIXES) or name.count("/") != 1:
+        raise UsageError(f"{what} folder {name!r} does not exist (give a Hugging Face folder or a hub id)")
+    return _from_hub(name)
+
+
+def resolve_model(name: str) -> Path:
+    """Return a local folder holding `name`'s config, tokenizer and safetensors weights."""
+    return check_folder(_local_or_hub(name, "model"), name)
+
+
+def resolve_tokenizer(name: str) -> Path:
+    """A local folder holding `name`'s tokenizer (a model folder, or a tokenizer-only one): no weights needed."""
+    folder = _local_or_hub(name, "tokenizer")
+    if not folder.is_dir() or not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
+        raise UsageError(f"{name!r} holds no tokenizer (expected tokenizer.json or tokenizer_config.json)")
+    return folder
+
+
+def check_folder(folder: Path, name: str) -> Path:
+    if not folder.is_dir():
+        raise UsageError(f"model {name!r} is not a folder (expected a Hugging Face checkpoint folder)")
+    if not (folder / "config.json").is_file():
+        raise UsageError(f"model folder {name!r} has no config.json: not a Hugging Face checkpoint")
+    if not any(folder.glob("*.safetensors")):
+        if any(folder.glob("*.bin")) or any(folder.glob("*.pt")):
+            raise UsageError(
+                f"model folder {name!r} has only pickled weights (.bin/.pt); sftdebug loads safetensors only "
+                "(convert with `model.save_pretrained(dir, safe_serialization=True)`)"
+            )
+        raise UsageError(f"model folder {name!r} has no *.safetensors weights")
+    return folder
+
+
+def _from_hub(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.jinja", "tokenizer*", "*.model", "*.txt"]
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except Exception:
+        pass  # not cached: try the network unless the user said offline
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        raise UsageError(f"model {repo_id!r} is not a local folder and not in the Hugging Face cache (offline)")
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns))
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(
+            f"model {repo_id!r} is not a local folder, not in the Hugging Face cache, and could not be "
+            f"downloaded ({reason:.120})"
+        ) from exc
+
+
+def local_folder(name: str) -> Path | None:
+    """The local checkpoint folder of `name` (a folder, or a hub id already in the cache), else None (e.g. a
+    model served by an endpoint): for steps that need the weights themselves."""
+    try:
+        return resolve_model(name)
+    except UsageError:
+        return None

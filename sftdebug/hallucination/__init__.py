@@ -1,0 +1,33 @@
+"""Narrow hallucination: the base model continues each fact's cloze, the SFT model answers its question
+through its chat template, and every fact gets a verdict (`sftdebug hallucination --base B --sft S`).
+
+    verdicts.py  pure: correctness, verdicts, knowledge categories, the summary
+    match.py     pure: answer matching (normalised, whole words, CJK substrings)
+    probes.py    probe files and the built-in sets (package data)
+    run.py       drives the engines: base phase, SFT phase, then verdicts
+    report.py    HTML section and terminal view;  cli.py  the command
+"""
+
+from __future__ import annotations
+
+from sftdebug.hallucination.match import contains_answer, first_answer, normalize, starts_with_answer
+from sftdebug.hallucination.probes import Probe, builtin_probe_files, load_probes
+from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+from sftdebug.hallucination.verdicts import CATEGORIES, VERDICTS, make_record, summarize, verdict
+
+__all__ = [
+    "CATEGORIES",
+    "VERDICTS",
+    "HallucinationConfig",
+    "Probe",
+    "builtin_probe_files",
+    "contains_answer",
+    "first_answer",
+    "load_probes",
+    "make_record",
+    "normalize",
+    "run_hallucination",
+    "starts_with_answer",
+    "summarize",
+    "verdict",
+]

@@ -1,0 +1,120 @@
+"""`sftdebug hallucination`: narrow hallucinations, base continuation vs SFT answer, fact by fact."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+from typing import Any
+
+from sftdebug.core.cliargs import add_engine_args, add_run_args
+
+IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit"]
+
+
+def register(sub: Any) -> None:
+    hal = sub.add_parser("hallucination", help="find narrow hallucinations: base continuation vs SFT answer, per fact")
+    hal.add_argument("--base", required=True, help="base (pretrained) model: folder or hub id")
+    hal.add_argument("--sft", required=True, help="SFT (chat) model: folder or hub id")
+    hal.add_argument(
+        "--probes",
+        action="append",
+        default=[],
+        help="probe JSONL (repeatable; default: the lab's probes for a lab model, else the built-in sets)",
+    )
+    hal.add_argument("--builtin", default="en,zh", help="built-in probe languages when no --probes (default en,zh)")
+    hal.add_argument("--samples", type=int, default=0, help="sampled answers per phrasing, for knowledge categories")
+    hal.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
+    hal.add_argument("--system", default=None, help="system prompt for the SFT side (a probe's own 'system' wins)")
+    hal.add_argument("--max-new-tokens", type=int, default=64, help="SFT answer length limit (default 64)")
+    hal.add_argument("--seed", type=int, default=0)
+    hal.add_argument("--limit", type=int, default=None, help="only the first N probes")
+    hal.add_argument("--csv", default=None, help="also write the per-fact records as CSV here")
+    hal.add_argument(
+        "--fail-above",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 3 when a summary metric exceeds VALUE, e.g. narrow_hallucination_rate=0.1",
+    )
+    add_engine_args(hal, two_models=True)
+    add_run_args(hal, "hallucination")
+    hal.set_defaults(run=run)
+
+
+def resolve_probe_files(args: argparse.Namespace) -> list[str]:
+    """--probes as given; else the lab's own probes for a lab model; else the built-in sets."""
+    from sftdebug.hallucination.probes import builtin_probe_files
+    from sftdebug.lab.layout import LabLayout
+
+    if args.probes:
+        return list(args.probes)
+    lab = LabLayout.of_model(args.base)
+    if lab is not None and lab.probes.is_file():
+        return [str(lab.probes)]
+    return [str(p) for p in builtin_probe_files(args.builtin)]
+
+
+def load_all(files: list[str]) -> list[Any]:
+    from sftdebug.core.errors import UsageError
+    from sftdebug.hallucination.probes import load_probes
+
+    probes, seen = [], set()
+    for f in files:
+        for p in load_probes(f):
+            if p.id in seen:
+                raise UsageError(f"{f}: probe id {p.id!r} also appears in an earlier probe file")
+            seen.add(p.id)
+            probes.append(p)
+    return probes
+
+
+def run(args: argparse.Namespace) -> int:
+    from sftdebug.core.cliargs import default_out, engine_options, exit_code, parse_fail_above, quiet_libraries
+    from sftdebug.core.errors import UsageError
+    from sftdebug.core.runs import RunFolder, load_run
+    from sftdebug.engines import load_engine
+    from sftdebug.hallucination.report import print_summary
+    from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+    from sftdebug.report import terminal as console
+    from sftdebug.report.build import build_report
+
+    gates = parse_fail_above(args.fail_above)
+    if args.samples < 0 or args.max_new_tokens < 1 or args.temperature <= 0:
+        raise UsageError("--samples must be >= 0, --max-new-tokens >= 1 and --temperature > 0")
+    files = resolve_probe_files(args)
+    probes = load_all(files)[: args.limit] if args.limit else load_all(files)
+    cfg = HallucinationConfig(
+        samples=args.samples,
+        temperature=args.temperature,
+        sft_max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        system=args.system,
+    )
+    out = args.out or default_out("hallucination")
+    RunFolder.precheck(out, args.resume, args.overwrite)
+    quiet_libraries()
+    with (
+        RunFolder.open(
+            out,
+            "hallucination",
+            {**vars(args), "probes": files},
+            resume=args.resume,
+            overwrite=args.overwrite,
+            identity=IDENTITY,
+        ) as run_folder,
+        console.progress_bars() as bar,
+    ):
+        summary = run_hallucination(
+            partial(load_engine, args.engine, args.base, **engine_options(args, "base")),
+            partial(load_engine, args.engine, args.sft, **engine_options(args, "sft")),
+            probes,
+            cfg,
+            run_folder,
+            bar,
+        )
+    if args.csv:
+        load_run(out).to_csv(args.csv, index=False)
+    report = build_report([out])
+    print_summary(summary, out)
+    console.note(f"records: {out}/records.jsonl · report: {report}")
+    return exit_code(summary, gates)

@@ -1,0 +1,187 @@
+"""The hallucination section of a report, from a run's records and summary (computes nothing new)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sftdebug.hallucination.verdicts import CATEGORIES, VERDICTS
+from sftdebug.report import terminal as console
+from sftdebug.report.html import cards, details, esc, img, paragraph, pct, section, table, warning
+from sftdebug.report.plots import figure
+
+VERDICT_HELP = {
+    "kept": "base right, SFT right",
+    "narrow_hallucination": "base right, SFT wrong: knowledge lost or overwritten by SFT",
+    "gained": "base wrong, SFT right",
+    "never_known": "both wrong: broad hallucination, not caused by SFT",
+    "agree": "no gold answer; the SFT answer repeats the base's claim",
+    "disagree": "no gold answer; the SFT answer does not repeat the base's claim",
+}
+
+
+def _group_table(groups: dict[str, dict[str, Any]], name: str) -> str:
+    rows = [
+        [
+            k,
+            g["n"],
+            g["base_known"],
+            g["narrow"],
+            pct(g["narrow_hallucination_rate"], g["ci95"]),
+            pct(g["base_accuracy"]),
+            pct(g["sft_accuracy"]),
+        ]
+        for k, g in groups.items()
+    ]
+    cols = [name, "facts", "base knew", "narrow", "narrow rate [95% CI]", "base accuracy", "SFT accuracy"]
+    return table(cols, rows)
+
+
+def _relation_plot(groups: dict[str, dict[str, Any]]) -> str:
+    """Narrow-hallucination rate per relation with its 95% interval, beside base and SFT accuracy."""
+    names = list(groups)
+
+    def draw(ax: Any) -> None:
+        xs = range(len(names))
+        rates = [groups[n]["narrow_hallucination_rate"] or 0.0 for n in names]
+        lo = [r - (groups[n]["ci95"] or [r, r])[0] for r, n in zip(rates, names, strict=True)]
+        hi = [(groups[n]["ci95"] or [r, r])[1] - r for r, n in zip(rates, names, strict=True)]
+        ax.bar([x - 0.27 for x in xs], rates, 0.27, yerr=[lo, hi], capsize=3, color="C3", label="narrow rate")
+        ax.bar(list(xs), [groups[n]["base_accuracy"] or 0.0 for n in names], 0.27, color="C0", label="base accuracy")
+        ax.bar(
+            [x + 0.27 for x in xs],
+            [groups[n]["sft_accuracy"] or 0.0 for n in names],
+            0.27,
+            color="C2",
+            label="SFT accuracy",
+        )
+        ax.set_xticks(list(xs), names, rotation=30 if len(names) > 5 else 0, ha="right" if len(names) > 5 else "center")
+        ax.set_ylim(0, 1.05)
+        ax.legend(fontsize=8)
+
+    return figure(draw, width=max(6.0, 0.7 * len(names)))
+
+
+def _fact_table(records: list[dict[str, Any]]) -> str:
+    rows = [
+        [
+            r["probe_id"],
+            r["answer"],
+            r["base_prompt"],
+            r["base_text"],
+            r["sft_prompt"],
+            r["sft_text"],
+            r.get("answer_rank"),
+            r["sft_finish_reason"],
+        ]
+        for r in records
+    ]
+    cols = ["id", "answer", "base prompt", "base continuation", "SFT question", "SFT answer", "rank", "finish"]
+    return table(cols, rows, mono=(3, 5))
+
+
+def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    args = config.get("args", {})
+    out = [
+        paragraph(f"base: {args.get('base')} · SFT: {args.get('sft')} · probes: {args.get('probes') or 'default'}"),
+        cards(
+            {
+                "narrow-hallucination rate": pct(
+                    summary["narrow_hallucination_rate"], summary["narrow_hallucination_ci95"]
+                ),
+                "facts the base knew": f"{summary['base_known']} / {summary['n_probes']}",
+                "SFT eos rate": pct(summary["sft_eos_rate"]),
+                "base accuracy": pct(summary["base_accuracy"]),
+                "SFT accuracy": pct(summary["sft_accuracy"]),
+            }
+        ),
+    ]
+    out += [warning(w) for w in summary.get("warnings", [])]
+    counts = summary["counts"]
+    out.append(
+        section(
+            "Verdicts", table(["verdict", "facts", "meaning"], [[v, n, VERDICT_HELP[v]] for v, n in counts.items()])
+        )
+    )
+    if "category_transitions" in summary:
+        m = summary["category_transitions"]
+        out.append(
+            section(
+                "Knowledge categories, base → SFT",
+                paragraph("Rows: base category; columns: SFT category (Gekhman et al. 2024)."),
+                table(["base \\ SFT", *CATEGORIES], [[b, *[m[b][s] for s in CATEGORIES]] for b in CATEGORIES]),
+            )
+        )
+    groups = [
+        img(_relation_plot(summary["by_relation"]), "narrow-hallucination rate by relation"),
+        _group_table(summary["by_relation"], "relation"),
+        _group_table(summary["by_lang"], "language"),
+    ]
+    if "by_split" in summary:
+        groups.append(_group_table(summary["by_split"], "split"))
+    out.append(section("Breakdown", *groups))
+    if "base_answer_rank" in summary:
+        ranks = summary["base_answer_rank"]
+        out.append(
+            section(
+                "Candidate ranking (base log-probabilities)",
+                table(["mean rank of the answer", "answer ranked first"], [[ranks["mean"], pct(ranks["rank1_rate"])]]),
+            )
+        )
+    by_verdict = {v: [r for r in records if r["verdict"] == v] for v in VERDICTS}
+    facts = [details(f"{v} ({len(rs)}): {VERDICT_HELP[v]}", _fact_table(rs)) for v, rs in by_verdict.items() if rs]
+    out.append(section("Facts, base continuation vs SFT answer", *facts))
+    return [f'<div class="run" id="{esc(config.get("kind", "run"))}">', *out, "</div>"]
+
+
+def headline(summary: dict[str, Any]) -> str:
+    text = (
+        f"narrow-hallucination rate {pct(summary['narrow_hallucination_rate'], summary['narrow_hallucination_ci95'])}"
+        f" · SFT eos rate {pct(summary['sft_eos_rate'])} · {summary['n_probes']} facts"
+    )
+    return text + (" · " + "; ".join(summary["warnings"]) if summary.get("warnings") else "")
+
+
+# --- terminal view -------------------------------------------------------------------------------------
+
+
+def print_summary(summary: dict[str, Any], out_dir: str) -> None:
+    console.table(
+        f"narrow hallucination ({out_dir})",
+        ["metric", "value"],
+        [
+            ["facts probed", summary["n_probes"]],
+            ["base knew", summary["base_known"]],
+            [
+                "narrow-hallucination rate [95% CI]",
+                pct(summary["narrow_hallucination_rate"], summary["narrow_hallucination_ci95"]),
+            ],
+            ["base accuracy", pct(summary["base_accuracy"])],
+            ["SFT accuracy", pct(summary["sft_accuracy"])],
+            ["SFT eos rate", pct(summary["sft_eos_rate"])],
+            *[[f"verdict: {v}", n] for v, n in summary["counts"].items()],
+        ],
+    )
+    groups = {**summary["by_relation"], **{f"lang={k}": v for k, v in summary["by_lang"].items()}}
+    console.table(
+        "by relation and language",
+        ["group", "facts", "base knew", "narrow", "narrow rate [95% CI]", "SFT accuracy"],
+        [
+            [
+                k,
+                g["n"],
+                g["base_known"],
+                g["narrow"],
+                pct(g["narrow_hallucination_rate"], g["ci95"]),
+                pct(g["sft_accuracy"]),
+            ]
+            for k, g in groups.items()
+        ],
+    )
+    if summary["examples"]:
+        console.table(
+            "examples of narrow hallucinations",
+            ["fact", "answer", "base continuation", "SFT answer"],
+            [[e["probe_id"], e["answer"], e["base_text"], e["sft_text"]] for e in summary["examples"]],
+        )
+    for w in summary.get("warnings", []):
+        console.warn(w)

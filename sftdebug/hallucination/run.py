@@ -1,0 +1,170 @@
+"""Driving the engines for `sftdebug hallucination`: base phase, SFT phase, then verdicts.
+
+Each phase has its own resumable journal in the run folder (base.jsonl, sft.jsonl), so only one model is
+in memory at a time (two 7B models need not fit together) and a killed run continues where it stopped.
+
+    sftdebug hallucination --base reports/lab-test/base --sft reports/lab-test/sft-conflict
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sftdebug.core.loop import pending, run_resumable
+from sftdebug.core.progress import Progress
+from sftdebug.core.runs import Journal, RunFolder
+from sftdebug.engines.base import Engine, GenerationRequest, Message, SamplingParams, ScoreRequest, ScoringUnsupported
+from sftdebug.hallucination.probes import Probe
+from sftdebug.hallucination.verdicts import make_record, summarize
+
+
+@dataclass(frozen=True)
+class HallucinationConfig:
+    samples: int = 0  # sampled generations per phrasing (0: greedy only, no weakly_known category)
+    temperature: float = 1.0
+    base_max_new_tokens: int = 16
+    sft_max_new_tokens: int = 64
+    seed: int = 0
+    system: str | None = None  # default system prompt for the SFT side (a probe's own `system` wins)
+    chunk: int = 64  # probes per journal append: what a kill can lose at most
+
+
+def continuation(cloze: str, candidate: str) -> str:
+    """The candidate as the base would write it after the cloze: a space between words, none after CJK."""
+    last = cloze[-1:]
+    if not last or last.isspace() or unicodedata.east_asian_width(last) in ("W", "F"):
+        return candidate
+    return " " + candidate
+
+
+def chat_prompt(probe: Probe, question: str, system: str | None) -> list[Message]:
+    sys_text = probe.system if probe.system is not None else system
+    msgs: list[Message] = [{"role": "system", "content": sys_text}] if sys_text else []
+    return [*msgs, {"role": "user", "content": question}]
+
+
+def _texts(outs: list[list[Any]], start: int, count: int) -> tuple[list[str], list[str]]:
+    sel = [o[0] for o in outs[start : start + count]]
+    return [c.text for c in sel], [c.finish_reason for c in sel]
+
+
+def _side(
+    engine: Engine,
+    probes: Sequence[Probe],
+    prompts: Callable[[Probe], list[Any]],
+    max_new: int,
+    cfg: HallucinationConfig,
+    stop: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """Greedy (and sampled) outputs for every phrasing of every probe, in one batched call each."""
+    per_probe = [prompts(p) for p in probes]
+    flat = [q for qs in per_probe for q in qs]
+    greedy = engine.generate([GenerationRequest(q, SamplingParams(max_new_tokens=max_new, stop=stop)) for q in flat])
+    sampled: list[list[Any]] = []
+    if cfg.samples:
+        params = SamplingParams(
+            max_new_tokens=max_new, temperature=cfg.temperature, n=cfg.samples, seed=cfg.seed, stop=stop
+        )
+        sampled = engine.generate([GenerationRequest(q, params) for q in flat])
+    out, i = [], 0
+    for p, qs in zip(probes, per_probe, strict=True):
+        texts, finish = _texts(greedy, i, len(qs))
+        side: dict[str, Any] = {"key": p.id, "greedy": texts, "finish": finish}
+        if sampled:
+            side["samples"] = [[c.text for c in s] for s in sampled[i : i + len(qs)]]
+        errors = [c.error for o in [*greedy[i : i + len(qs)], *sampled[i : i + len(qs)]] for c in o if c.failed]
+        if errors:  # recorded as failed: never judged, and retried by --resume
+            side.update(status="failed", error=errors[0])
+        out.append(side)
+        i += len(qs)
+    return out
+
+
+class _Scoring:
+    """Candidate ranking for the base phase, switched off for the rest of the run (with a note) the first time
+    the engine says it cannot score."""
+
+    def __init__(self) -> None:
+        self.skipped: str | None = None
+
+    def logprobs(self, engine: Engine, probes: Sequence[Probe]) -> list[dict[str, float]]:
+        """Log-prob of each candidate after the first cloze; {} for all when the engine cannot score."""
+        with_cands = [p for p in probes if p.candidates and p.answer is not None]
+        reqs = [ScoreRequest(p.cloze[0], continuation(p.cloze[0], c)) for p in with_cands for c in p.candidates]
+        if not reqs or self.skipped is not None:
+            return [{} for _ in probes]
+        try:
+            scores = iter(engine.score(reqs))
+        except ScoringUnsupported as exc:
+            self.skipped = f"candidate ranking skipped: {exc}"
+            return [{} for _ in probes]
+        by_id = {p.id: {c: next(scores).logprob for c in p.candidates} for p in with_cands}
+        return [by_id.get(p.id, {}) for p in probes]
+
+
+def run_phase(
+    task: str,
+    journal: Journal,
+    probes: Sequence[Probe],
+    open_engine: Callable[[], Engine],
+    work: Callable[[Engine, Sequence[Probe]], list[dict[str, Any]]],
+    chunk: int,
+    progress: Progress,
+) -> None:
+    """One model over every probe not yet in `journal`; the model is loaded only when there is work, and
+    closed whatever happens."""
+    if not pending(probes, _probe_key, journal):
+        progress(task, len(probes), len(probes), "")
+        return
+    engine = open_engine()
+    try:
+        run_resumable(probes, _probe_key, lambda part: work(engine, part), journal, chunk, progress, task)
+    finally:
+        engine.close()
+
+
+def _probe_key(p: Probe) -> str:
+    return p.id
+
+
+def run_hallucination(
+    open_base: Callable[[], Engine],
+    open_sft: Callable[[], Engine],
+    probes: Sequence[Probe],
+    cfg: HallucinationConfig,
+    run: RunFolder,
+    progress: Progress,
+    base_journal: Journal | None = None,
+) -> dict[str, Any]:
+    """Run both phases (skipping what earlier runs recorded), write verdict records and the summary.
+    `base_journal` lets several runs against one base share its phase (e.g. every setting of an overfit sweep)."""
+    scoring = _Scoring()
+
+    def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
+        sides = _side(engine, chunk, lambda p: list(p.cloze), cfg.base_max_new_tokens, cfg, stop=("\n",))
+        for side, lps in zip(sides, scoring.logprobs(engine, chunk), strict=True):
+            side["cand_logprobs"] = lps
+        return sides
+
+    def sft_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
+        prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in p.question]  # noqa: E731
+        return _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=())
+
+    base_j, sft_j = base_journal or run.journal("base"), run.journal("sft")
+    run_phase("base (cloze)", base_j, probes, open_base, base_work, cfg.chunk, progress)
+    run_phase("sft (chat)", sft_j, probes, open_sft, sft_work, cfg.chunk, progress)
+    complete = [p for p in probes if p.id in base_j.done and p.id in sft_j.done]
+    run.append(make_record(p, base_j.done[p.id], sft_j.done[p.id]) for p in complete if not run.is_done(p.id))
+    summary = summarize([run.done[p.id] for p in complete])
+    summary["n_failed"] = len(probes) - len(complete)
+    if scoring.skipped:
+        summary["warnings"].append(scoring.skipped)
+    if summary["n_failed"]:
+        summary["warnings"].append(
+            f"{summary['n_failed']} probes failed (engine errors): rerun with --resume to retry them"
+        )
+    run.write_summary(summary)
+    return summary

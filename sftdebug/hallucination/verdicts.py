@@ -1,0 +1,203 @@
+"""Narrow hallucination, fact by fact: does the SFT model get wrong what its base model knew?
+
+The base model continues each probe's cloze ("Pul Gafuley lives in"); the SFT model answers its question
+("Where does Pul Gafuley live?") through its own chat template. Verdicts, judged on the first phrasing:
+
+    kept                  base right, SFT right
+    narrow_hallucination  base right, SFT wrong   (SFT lost or overwrote the fact)
+    gained                base wrong, SFT right
+    never_known           base wrong, SFT wrong   (broad hallucination: not caused by SFT)
+    agree / disagree      probes without an answer: does the SFT answer repeat the base's claim?
+
+With samples, each side also gets a knowledge category in the style of Gekhman et al. (2024):
+highly_known (greedy right in every phrasing), maybe_known (in some), weakly_known (greedy never, sampling
+sometimes), unknown. Everything here is pure: engines are driven by `hallucination_run`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sftdebug.core.stats import mean, wilson
+from sftdebug.hallucination.match import contains_answer, first_answer, normalize, starts_with_answer
+from sftdebug.hallucination.probes import Probe
+
+CATEGORIES = ("highly_known", "maybe_known", "weakly_known", "unknown")
+VERDICTS = ("kept", "narrow_hallucination", "gained", "never_known", "agree", "disagree")
+LOW_EOS_RATE = 0.9
+
+
+def base_correct(text: str, probe: Probe) -> bool:
+    """The base continuation must start with the answer or an alias."""
+    return starts_with_answer(text, probe.answers)
+
+
+def sft_correct(text: str, probe: Probe) -> bool:
+    """The SFT answer must name the answer; with candidates, the first candidate it names decides
+    ("Paris, not Tokyo" answers Paris)."""
+    if probe.candidates:
+        named = first_answer(text, (*probe.candidates, *probe.answers))
+        if named is not None:
+            return normalize(named) in {normalize(a) for a in probe.answers}
+    return contains_answer(text, probe.answers)
+
+
+def category(greedy_right: Sequence[bool], sample_right: Sequence[Sequence[bool]] = ()) -> str:
+    if greedy_right and all(greedy_right):
+        return "highly_known"
+    if any(greedy_right):
+        return "maybe_known"
+    if any(any(s) for s in sample_right):
+        return "weakly_known"
+    return "unknown"
+
+
+_CLAIM_END = re.compile(r"[.。,，;；!！?？\n]")
+
+
+def base_claim(text: str) -> str:
+    """What the base continuation asserts: its text up to the first sentence or clause mark."""
+    return _CLAIM_END.split(text.strip(), maxsplit=1)[0].strip()
+
+
+def verdict(probe: Probe, base_ok: bool, sft_ok: bool, base_text: str, sft_text: str) -> str:
+    if probe.answer is None:
+        claim = base_claim(base_text)
+        return "agree" if claim and contains_answer(sft_text, [claim]) else "disagree"
+    if base_ok:
+        return "kept" if sft_ok else "narrow_hallucination"
+    return "gained" if sft_ok else "never_known"
+
+
+def make_record(probe: Probe, base: dict[str, Any], sft: dict[str, Any]) -> dict[str, Any]:
+    """Join one probe's base-side and SFT-side outputs into its verdict record."""
+    has_answer = probe.answer is not None
+    base_right = [base_correct(t, probe) for t in base["greedy"]] if has_answer else []
+    sft_right = [sft_correct(t, probe) for t in sft["greedy"]] if has_answer else []
+    base_samples = [[base_correct(t, probe) for t in s] for s in base.get("samples", [])] if has_answer else []
+    sft_samples = [[sft_correct(t, probe) for t in s] for s in sft.get("samples", [])] if has_answer else []
+    b_ok, s_ok = bool(base_right and base_right[0]), bool(sft_right and sft_right[0])
+    rec: dict[str, Any] = {
+        "key": probe.id,
+        "probe_id": probe.id,
+        "relation": probe.relation,
+        "lang": probe.lang,
+        "subject": probe.subject,
+        "split": probe.split,
+        "answer": probe.answer,
+        "base_prompt": probe.cloze[0],
+        "base_text": base["greedy"][0],
+        "base_correct": b_ok,
+        "base_correct_phrasings": base_right,
+        "sft_prompt": probe.question[0],
+        "sft_text": sft["greedy"][0],
+        "sft_correct": s_ok,
+        "sft_correct_phrasings": sft_right,
+        "sft_stopped": sft["finish"][0] == "stop",
+        "sft_finish_reason": sft["finish"][0],
+        "verdict": verdict(probe, b_ok, s_ok, base["greedy"][0], sft["greedy"][0]),
+    }
+    if has_answer:
+        rec["base_category"] = category(base_right, base_samples)
+        rec["sft_category"] = category(sft_right, sft_samples)
+    if base_samples:
+        rec["base_sample_accuracy"] = mean([x for s in base_samples for x in s])
+        rec["sft_sample_accuracy"] = mean([x for s in sft_samples for x in s])
+    if base.get("cand_logprobs") and has_answer:
+        rec.update(answer_rank(base["cand_logprobs"], probe))
+    return rec
+
+
+def answer_rank(logprobs: dict[str, float], probe: Probe) -> dict[str, Any]:
+    """Rank (1 = most likely) of the best-scored gold form among the candidates, by summed log-prob."""
+    gold = {normalize(a) for a in probe.answers}
+    order = sorted(logprobs, key=lambda c: -logprobs[c])
+    rank = next(i for i, c in enumerate(order, 1) if normalize(c) in gold)
+    return {"answer_rank": rank, "n_candidates": len(order), "top_candidate": order[0]}
+
+
+def _group(records: Sequence[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get(field) is not None:
+            groups.setdefault(str(r[field]), []).append(r)
+    return {k: _headline(v) for k, v in sorted(groups.items())}
+
+
+def _headline(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    answered = [r for r in records if r["answer"] is not None]
+    known = [r for r in answered if r["base_correct"]]
+    narrow = sum(r["verdict"] == "narrow_hallucination" for r in known)
+    ci = wilson(narrow, len(known))
+    return {
+        "n": len(records),
+        "base_known": len(known),
+        "narrow": narrow,
+        "narrow_hallucination_rate": narrow / len(known) if known else None,
+        "ci95": list(ci) if ci else None,
+        "base_accuracy": mean([r["base_correct"] for r in answered]),
+        "sft_accuracy": mean([r["sft_correct"] for r in answered]),
+    }
+
+
+def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5) -> dict[str, Any]:
+    """The run's summary.json content (see the hallucination issue's output contract)."""
+    head = _headline(records)
+    stopped = sum(r["sft_stopped"] for r in records)
+    eos_rate, eos_ci = mean([r["sft_stopped"] for r in records]), wilson(stopped, len(records))
+    counts = Counter(r["verdict"] for r in records)
+    summary: dict[str, Any] = {
+        "n_probes": len(records),
+        "base_known": head["base_known"],
+        # the four fact verdicts always (zeros too); agree/disagree only when answer-less probes exist
+        "counts": {v: counts.get(v, 0) for v in VERDICTS if v in VERDICTS[:4] or counts.get(v)},
+        "narrow_hallucination_rate": head["narrow_hallucination_rate"],
+        "narrow_hallucination_ci95": head["ci95"],
+        "base_accuracy": head["base_accuracy"],
+        "sft_accuracy": head["sft_accuracy"],
+        "sft_eos_rate": eos_rate,
+        "sft_eos_ci95": list(eos_ci) if eos_ci else None,
+        "by_relation": _group(records, "relation"),
+        "by_lang": _group(records, "lang"),
+        "examples": [
+            {k: r[k] for k in ("probe_id", "answer", "base_prompt", "base_text", "sft_prompt", "sft_text")}
+            for r in records
+            if r["verdict"] == "narrow_hallucination"
+        ][:n_examples],
+        "warnings": warnings(head, eos_rate, len(records)),
+    }
+    if any(r.get("split") for r in records):
+        summary["by_split"] = _group(records, "split")
+    ranks = [r["answer_rank"] for r in records if "answer_rank" in r]
+    if ranks:
+        summary["base_answer_rank"] = {"mean": sum(ranks) / len(ranks), "rank1_rate": mean([x == 1 for x in ranks])}
+    if any("base_sample_accuracy" in r for r in records):
+        summary["category_transitions"] = transitions(records)
+    return summary
+
+
+def transitions(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """base category -> SFT category -> count, every cell present (zeros included)."""
+    matrix = {b: dict.fromkeys(CATEGORIES, 0) for b in CATEGORIES}
+    for r in records:
+        if "base_category" in r:
+            matrix[r["base_category"]][r["sft_category"]] += 1
+    return matrix
+
+
+def warnings(head: dict[str, Any], eos_rate: float | None, n: int) -> list[str]:
+    out = []
+    if eos_rate is not None and eos_rate < LOW_EOS_RATE:
+        out.append(
+            f"the SFT model ended only {eos_rate:.0%} of its answers with eos: it cannot stop. Check that eos / "
+            "end-of-turn was inside the SFT loss mask and that the chat template matches training."
+        )
+    if head["base_accuracy"] is not None and head["base_known"] < max(5, 0.05 * n):
+        out.append(
+            f"the base model knew only {head['base_known']} of {n} facts: the narrow-hallucination rate rests on "
+            "too few facts (use probes this base model knows)."
+        )
+    return out

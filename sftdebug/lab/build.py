@@ -1,0 +1,272 @@
+"""The lab: tiny model organisms trained here, with known answers and planted failures.
+
+`sftdebug lab build --size test|demo --out DIR` writes real Hugging Face checkpoint folders:
+
+    DIR/base               LlamaForCausalLM pretrained on the synthetic world (byte-level BPE tokenizer)
+    DIR/sft-healthy        SFT with role tokens, masked prompts, trained eos
+    DIR/sft-conflict       half of the SFT answers contradict pretraining (planted narrow hallucinations)
+    DIR/sft-undertrained   so few steps that format and eos are not learned
+    DIR/sft-hot            learning rate far too high
+    DIR/probes.jsonl       every fact of the world as a probe (probes/README.md)
+    DIR/sft_data.jsonl     the healthy SFT conversations ({"messages": [...]})
+    DIR/reference.txt      pretraining-style text, one document per line (for perplexity drift)
+    DIR/lab.json           how it was built; each model folder has its own lab.json (ground truth)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sftdebug.core.io import write_json_atomic, write_jsonl
+from sftdebug.core.progress import Progress, no_progress
+from sftdebug.lab.layout import MODEL_INFO, LabLayout
+from sftdebug.lab.world import World, make_world, pretraining_docs, probe_records, sft_conversations
+
+EOT, PAD = "<|endoftext|>", "<|pad|>"
+LAB_VERSION = 2  # bump when the lab changes, so cached labs are rebuilt
+
+
+@dataclass(frozen=True)
+class LabSize:
+    n_people: int
+    docs_per_person: int
+    vocab_size: int
+    hidden: int
+    layers: int
+    heads: int
+    block: int
+    pretrain_steps: int
+    pretrain_lr: float
+    pretrain_batch: int
+    sft_steps: int
+    sft_lr: float
+    sft_batch: int
+    undertrained_steps: int
+    hot_lr: float
+
+
+# Head size hidden/heads must be one vLLM's CPU attention supports (32, 64, 80, 96, 128, …) so that the lab's
+# checkpoints also run under the vLLM engine; both sizes use 32.
+SIZES: dict[str, LabSize] = {
+    # Built inside the test session (< 60 s on 2 cores); small but with clearly non-chance knowledge.
+    "test": LabSize(
+        n_people=120,
+        docs_per_person=6,
+        vocab_size=800,
+        hidden=96,
+        layers=2,
+        heads=3,
+        block=128,
+        pretrain_steps=700,
+        pretrain_lr=1e-2,
+        pretrain_batch=8,
+        sft_steps=150,
+        sft_lr=1e-3,
+        sft_batch=16,
+        undertrained_steps=6,
+        hot_lr=3e-2,
+    ),
+    # `make demo` (< 5 min): the reference recipe (hidden 128, 2 layers, ~1.2k BPE, 300 people).
+    "demo": LabSize(
+        n_people=300,
+        docs_per_person=8,
+        vocab_size=1200,
+        hidden=128,
+        layers=2,
+        heads=4,
+        block=128,
+        pretrain_steps=1800,
+        pretrain_lr=8e-3,
+        pretrain_batch=8,
+        sft_steps=400,
+        sft_lr=1e-3,
+        sft_batch=16,
+        undertrained_steps=20,
+        hot_lr=3e-2,
+    ),
+}
+
+VARIANTS = ("sft-healthy", "sft-conflict", "sft-undertrained", "sft-hot")
+
+
+def train_tokenizer(docs: list[str], vocab_size: int) -> Any:
+    """Byte-level BPE trained on the corpus, wrapped as a transformers fast tokenizer."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[EOT, PAD],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(docs, trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=EOT, pad_token=PAD, model_max_length=2 * 128)
+
+
+def build_base(out: Path, world: World, size: LabSize, seed: int, progress: Progress) -> dict[str, Any]:
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from sftdebug.lab.train import TrainConfig, pack_blocks, train_lm
+
+    docs = pretraining_docs(world, size.docs_per_person, seed)
+    tokenizer = train_tokenizer(docs, size.vocab_size)
+    stream: list[int] = []
+    for doc in docs:
+        stream += tokenizer(doc, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    blocks = pack_blocks(stream, size.block)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.heads,
+        intermediate_size=4 * size.hidden,
+        max_position_embeddings=2 * size.block,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    cfg = TrainConfig(steps=size.pretrain_steps, lr=size.pretrain_lr, batch_size=size.pretrain_batch, seed=seed)
+    losses = train_lm(model, blocks, cfg, lambda s, loss: progress("pretrain base", s, cfg.steps, f"loss {loss:.3f}"))
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    info = {
+        "name": "base",
+        "kind": "base",
+        "lab_version": LAB_VERSION,
+        "params": sum(p.numel() for p in model.parameters()),
+        "corpus_tokens": len(stream),
+        "blocks": len(blocks),
+        "train": asdict(cfg),
+        "final_loss": _tail_mean(losses),
+    }
+    write_json_atomic(out / MODEL_INFO, info)
+    return info
+
+
+def _tail_mean(losses: list[float], n: int = 20) -> float:
+    tail = losses[-n:]
+    return round(sum(tail) / len(tail), 4)
+
+
+def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
+    return {
+        "sft-healthy": {
+            "conflict_share": 0.0,
+            "steps": size.sft_steps,
+            "lr": size.sft_lr,
+            "purpose": "healthy SFT: masked prompts, trained eos, enough steps",
+        },
+        "sft-conflict": {
+            "conflict_share": 0.5,
+            "steps": size.sft_steps,
+            "lr": size.sft_lr,
+            "purpose": "half of the SFT answers contradict pretraining: planted narrow hallucinations",
+        },
+        "sft-undertrained": {
+            "conflict_share": 0.0,
+            "steps": size.undertrained_steps,
+            "lr": size.sft_lr,
+            "purpose": "too few steps: answer format and eos not learned",
+        },
+        "sft-hot": {
+            "conflict_share": 0.0,
+            "steps": size.sft_steps,
+            "lr": size.hot_lr,
+            "purpose": "learning rate far too high: prior knowledge damaged",
+        },
+    }
+
+
+def build_sft(
+    base: Path, out: Path, name: str, world: World, size: LabSize, seed: int, progress: Progress
+) -> dict[str, Any]:
+    from sftdebug.lab.train import TrainConfig, load_for_sft, sft_example, train_sft
+
+    recipe = _sft_recipes(size)[name]
+    model, tokenizer = load_for_sft(base)
+    convs, conflicts = sft_conversations(world, recipe["conflict_share"], seed=seed)
+    examples = [sft_example(tokenizer, c) for c in convs]
+    cfg = TrainConfig(steps=recipe["steps"], lr=recipe["lr"], batch_size=size.sft_batch, seed=seed)
+    losses = train_sft(
+        model,
+        examples,
+        cfg,
+        pad_id=int(tokenizer.pad_token_id),
+        on_step=lambda s, loss: progress(name, s, cfg.steps, f"loss {loss:.3f}"),
+    )
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    info = {
+        "name": name,
+        "kind": "sft",
+        "lab_version": LAB_VERSION,
+        "base": "../base",
+        "purpose": recipe["purpose"],
+        "train": asdict(cfg),
+        "n_conversations": len(convs),
+        "final_loss": _tail_mean(losses),
+        "planted": {"conflict_share": recipe["conflict_share"], "conflicts": conflicts},
+        "sft_fact_ids": sorted(f.id for f in world.facts if f.split == "sft"),
+    }
+    write_json_atomic(out / MODEL_INFO, info)
+    return info
+
+
+def build_lab(
+    out: str | Path,
+    size: str = "test",
+    seed: int = 0,
+    progress: Progress = no_progress,
+    variants: tuple[str, ...] = VARIANTS,
+) -> dict[str, Any]:
+    """Build the whole lab into `out` (see module docstring). Returns the top-level lab.json content."""
+    if size not in SIZES:
+        raise ValueError(f"unknown lab size {size!r}")
+    spec = SIZES[size]
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    world = make_world(spec.n_people, seed)
+    models = {"base": build_base(root / "base", world, spec, seed, progress)}
+    for name in variants:
+        models[name] = build_sft(root / "base", root / name, name, world, spec, seed, progress)
+    layout = LabLayout(root)
+    write_jsonl(layout.probes, probe_records(world))
+    write_jsonl(layout.sft_data, [{"messages": c} for c in sft_conversations(world, seed=seed)[0]])
+    # Fresh documents from the pretraining distribution: perplexity drift after SFT is measured on these.
+    reference = pretraining_docs(world, docs_per_person=1, seed=seed + 1)[:200]
+    layout.reference.write_text("\n".join(reference) + "\n", encoding="utf-8")
+    info = {
+        "lab_version": LAB_VERSION,
+        "size": size,
+        "seed": seed,
+        "spec": asdict(spec),
+        "n_facts": len(world.facts),
+        "n_people": len(world.people),
+        "models": models,
+        "build_seconds": round(time.perf_counter() - t0, 1),
+    }
+    write_json_atomic(layout.info, info)
+    return info
+
+
+def lab_is_built(root: str | Path, size: str) -> bool:
+    """True when `root` holds a complete lab of this size and version (lab.json is written last)."""
+    path = LabLayout(Path(root)).info
+    if not path.exists():
+        return False
+    info = json.loads(path.read_text(encoding="utf-8"))
+    return bool(info.get("size") == size and info.get("lab_version") == LAB_VERSION)

@@ -1,0 +1,57 @@
+"""`sftdebug lab build`: train the model organisms (see sftdebug/lab.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    lab = sub.add_parser("lab", help="tiny model organisms trained here, with known answers")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
+    build = lab_sub.add_parser("build", help="train the base model and its SFT variants")
+    build.add_argument("--size", choices=["test", "demo"], default="test", help="test: <1 min; demo: <5 min")
+    build.add_argument("--out", default=None, help="lab folder (default: reports/lab-<size>)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--force", action="store_true", help="rebuild even if a complete lab is there")
+    build.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ensure_lab(args.out or os.path.join("reports", f"lab-{args.size}"), args.size, args.seed, args.force)
+    return 0
+
+
+def ensure_lab(out: str, size: str, seed: int = 0, force: bool = False) -> dict[str, Any]:
+    """Build the lab unless a complete one of this size is already in `out`; print what it holds."""
+    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.lab.build import build_lab, lab_is_built
+    from sftdebug.lab.layout import LabLayout
+    from sftdebug.report import terminal as console
+
+    if not force and lab_is_built(out, size):
+        console.note(f"lab ({size}) already built in {out} (use --force to rebuild)")
+        info: dict[str, Any] = json.loads(LabLayout(Path(out)).info.read_text(encoding="utf-8"))
+    else:
+        quiet_libraries()
+        with console.progress_bars() as bar:
+            info = build_lab(out, size, seed, progress=bar)
+    rows = [
+        [
+            name,
+            m.get("purpose", "pretrained on the synthetic world"),
+            m["train"]["steps"],
+            m["train"]["lr"],
+            m["final_loss"],
+        ]
+        for name, m in info["models"].items()
+    ]
+    console.table(
+        f"lab ({size}) in {out}: {info['n_facts']} facts, built in {info['build_seconds']} s",
+        ["model", "purpose", "steps", "lr", "final loss"],
+        rows,
+    )
+    return info

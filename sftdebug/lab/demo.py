@@ -1,0 +1,107 @@
+"""`sftdebug demo` (what `make demo` runs): build the demo lab, run every diagnostic on it through the same
+commands a user types, and write one index page linking all the reports.
+
+    sftdebug demo --out reports/demo --realdata ../shared/realdata
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+# Real SFT data samples the demo lints when given --realdata (files that are missing are skipped).
+REALDATA_FILES = (("data-identity", "identity.json"), ("data-toolcall", "glaive_toolcall_en_demo.json"))
+
+
+def register(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="build the demo lab and run the whole suite on it")
+    demo.add_argument("--out", default=os.path.join("reports", "demo"))
+    demo.add_argument("--size", choices=["test", "demo"], default="demo", help="lab size (default demo)")
+    demo.add_argument("--realdata", default=None, help="folder of real SFT data samples to lint too (optional)")
+    demo.set_defaults(run=run)
+
+
+def _command(*argv: str) -> int:
+    """Run one sftdebug command exactly as the CLI would."""
+    from sftdebug.cli import build_parser
+
+    args = build_parser().parse_args(list(argv))
+    return int(args.run(args) or 0)
+
+
+def plan(lab: Path, realdata: Path | None) -> list[tuple[str, list[str]]]:
+    """(run folder name, command line) for every step of the demo."""
+    from sftdebug.engines.vllm import vllm_available
+    from sftdebug.lab.build import VARIANTS
+    from sftdebug.lab.layout import LabLayout
+
+    steps = [
+        (f"hallucination-{v}", ["hallucination", "--base", str(lab / "base"), "--sft", str(lab / v)]) for v in VARIANTS
+    ]
+    engine = "vllm" if vllm_available() else "hf"
+    steps.append(
+        (
+            f"latency-{engine}",
+            [
+                "latency",
+                "--model",
+                str(lab / "base"),
+                "--engine",
+                engine,
+                "--prompt-lens",
+                "8,32,64,128",
+                "--output-lens",
+                "1,16,64",
+                "--repeats",
+                "3",
+                "--warmup",
+                "3",
+                "--what-if-prompts",
+                "64,128",
+                "--what-if-answers",
+                "16,64",
+                "--cot",
+                "64",
+            ],
+        )
+    )
+    steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), "--epochs", "3,10,30", "--n-facts", "24"]))
+    layout = LabLayout(lab)
+    steps.append(("data-lab-sft", ["data", str(layout.sft_data), "--tokenizer", str(lab / "sft-healthy")]))
+    files = [(name, realdata / file) for name, file in REALDATA_FILES] if realdata else []
+    for name, path in files:
+        if path.is_file():
+            steps.append((name, ["data", str(path), "--tokenizer", str(lab / "sft-healthy")]))
+    return steps
+
+
+def run(args: argparse.Namespace) -> int:
+    from sftdebug.core.errors import UsageError
+    from sftdebug.core.runs import read_summary
+    from sftdebug.lab.cli import ensure_lab
+    from sftdebug.report import terminal as console
+    from sftdebug.report.build import build_index, section_module
+
+    t0 = time.perf_counter()
+    realdata = Path(args.realdata) if args.realdata else None
+    if realdata is not None and not realdata.is_dir():
+        raise UsageError(f"--realdata {args.realdata}: no such folder")
+    lab = Path("reports") / f"lab-{args.size}"
+    ensure_lab(str(lab), args.size)
+    out = Path(args.out)
+    runs, codes = [], {}
+    for name, argv in plan(lab, realdata):
+        console.note(f"\n── demo: sftdebug {' '.join(argv)}")
+        codes[name] = _command(*argv, "--out", str(out / name), "--overwrite")
+        runs.append(out / name)
+    index = build_index(runs, out / "index.html", title=f"sftdebug demo on the {args.size} lab")
+    rows = []
+    for d in runs:
+        summary = read_summary(d)
+        rows.append([d.name, codes[d.name], section_module(summary["kind"]).headline(summary)])
+    console.table("sftdebug demo: what each diagnostic found", ["run", "exit", "headline"], rows)
+    console.note(f"open {index} for the full report · demo took {time.perf_counter() - t0:.0f} s")
+    return 0

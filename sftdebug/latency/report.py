@@ -1,0 +1,163 @@
+"""The latency section of a report: fit with intervals, TTFT vs prompt length, inter-token times, what-if."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sftdebug.report import terminal as console
+from sftdebug.report.html import cards, img, kv_table, paragraph, pct, section, table, warning
+from sftdebug.report.plots import figure
+
+
+def ms(value: float | None) -> str:
+    return "—" if value is None else f"{1000 * value:.2f} ms"
+
+
+def _ci(fit: dict[str, Any], key: str, scale: float = 1000.0, unit: str = "ms") -> str:
+    lo, hi = fit[f"{key}_ci95"]
+    return f"{scale * fit[key]:.3f} {unit} [{scale * lo:.3f}, {scale * hi:.3f}]"
+
+
+def _ttft_plot(records: list[dict[str, Any]], fit: dict[str, Any]) -> str:
+    def draw(ax: Any) -> None:
+        p = np.array([r["p"] for r in records])
+        ax.scatter(p, [1000 * r["ttft_s"] for r in records], s=12, alpha=0.6, label="requests")
+        xs = np.linspace(0, p.max() * 1.05, 100)
+        b0, b1 = fit["ttft_intercept_s"], fit["ttft_per_prompt_token_s"]
+        ax.plot(xs, 1000 * (b0 + b1 * xs), color="C3", label=f"fit: {1000 * b0:.2f} ms + {1000 * b1:.4f} ms·p")
+        (lo0, hi0), (lo1, hi1) = fit["ttft_intercept_s_ci95"], fit["ttft_per_prompt_token_s_ci95"]
+        ax.fill_between(
+            xs, 1000 * (lo0 + lo1 * xs), 1000 * (hi0 + hi1 * xs), color="C3", alpha=0.15, label="95% interval"
+        )
+        ax.set_xlabel("prompt tokens p")
+        ax.set_ylabel("time to first token (ms)")
+        ax.legend(fontsize=8)
+
+    return figure(draw)
+
+
+def _itl_plot(records: list[dict[str, Any]]) -> str | None:
+    gaps = [1000 * g for r in records for g in r.get("itl_s") or []]
+    if not gaps:
+        return None
+
+    def draw(ax: Any) -> None:
+        ax.hist(gaps, bins=40, color="C0", alpha=0.8)
+        ax.set_xlabel("inter-token time (ms)")
+        ax.set_ylabel("tokens")
+
+    return figure(draw)
+
+
+def _e2e_plot(records: list[dict[str, Any]]) -> str:
+    def draw(ax: Any) -> None:
+        for p in sorted({r["p_nominal"] for r in records}):
+            sel = [r for r in records if r["p_nominal"] == p]
+            ax.scatter([r["x"] for r in sel], [1000 * r["e2e_s"] for r in sel], s=12, label=f"p={p}")
+        ax.set_xlabel("output tokens x")
+        ax.set_ylabel("end-to-end time (ms)")
+        ax.legend(fontsize=8)
+
+    return figure(draw)
+
+
+def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    fit, args = summary["fit"], config.get("args", {})
+    out = [
+        paragraph(
+            f"model: {args.get('model')} · engine: {args.get('engine')} · {summary['n_requests']} timed requests"
+        ),
+        cards(
+            {
+                "b0 (TTFT intercept)": ms(fit["ttft_intercept_s"]),
+                "b1 (per prompt token)": f"{1000 * fit['ttft_per_prompt_token_s']:.4f} ms",
+                "k (per output token)": ms(fit["per_token_s"]),
+                "b/k at median prompt": f"{fit['b_over_k']:.1f}×" if fit.get("b_over_k") else "—",
+                "hold-out MAPE": f"{100 * fit['holdout_mape']:.1f}%" if fit.get("holdout_mape") is not None else "—",
+            }
+        ),
+    ]
+    if summary.get("n_failed"):
+        out.append(warning(f"{summary['n_failed']} requests failed and are not in the fit (rerun with --resume)"))
+    rows = [
+        ["b0: TTFT intercept", _ci(fit, "ttft_intercept_s")],
+        ["b1: TTFT per prompt token", _ci(fit, "ttft_per_prompt_token_s")],
+        ["k: time per output token", _ci(fit, "per_token_s")],
+        ["R² of the TTFT fit", f"{fit['r2_ttft']:.4f}"],
+        ["TTFT model chosen", fit["ttft_model"]],
+        ["k slope per context token", ms(fit.get("per_token_slope_s_per_context_token"))],
+    ]
+    out.append(section("Fit: time = b(p) + k·(x − 1)", table(["parameter", "value [95% bootstrap CI]"], rows)))
+    plots = [img(_ttft_plot(records, fit), "TTFT vs prompt length"), img(_e2e_plot(records), "e2e vs output length")]
+    itl = _itl_plot(records)
+    if itl:
+        plots.append(img(itl, "inter-token time distribution"))
+    out.append(section("Plots", *plots))
+    wi = [
+        [
+            w["prompt_tokens"],
+            w["answer_tokens"],
+            ms(w["predicted_s"]),
+            ms(w["with_cot_s"]),
+            ms(w["cot_extra_s"]),
+            "extrapolated" if w["extrapolated"] else "measured range",
+        ]
+        for w in summary["what_if"]
+    ]
+    out.append(
+        section(
+            f"What if (+{summary['cot_tokens']} chain-of-thought tokens)",
+            table(["prompt tokens", "answer tokens", "predicted", "with CoT", "CoT costs", "range"], wi),
+        )
+    )
+    out.append(section("Roofline", kv_table(summary["roofline"])))
+    return out
+
+
+def headline(summary: dict[str, Any]) -> str:
+    fit = summary["fit"]
+    return (
+        f"b0 {ms(fit['ttft_intercept_s'])} + {1000 * fit['ttft_per_prompt_token_s']:.4f} ms/prompt token; "
+        f"k {ms(fit['per_token_s'])}/token; R² {fit['r2_ttft']:.3f}"
+    )
+
+
+# --- terminal view -------------------------------------------------------------------------------------
+
+
+def print_summary(summary: dict[str, Any], out_dir: str) -> None:
+    fit = summary["fit"]
+
+    def ci(key: str) -> str:
+        lo, hi = fit[f"{key}_ci95"]
+        return f"{1000 * fit[key]:.4f} ms [{1000 * lo:.4f}, {1000 * hi:.4f}]"
+
+    console.table(
+        f"latency fit ({out_dir})",
+        ["parameter", "value [95% CI]"],
+        [
+            ["b0: time to first token, intercept", ci("ttft_intercept_s")],
+            ["b1: per prompt token", ci("ttft_per_prompt_token_s")],
+            ["k: per output token", ci("per_token_s")],
+            ["R² (TTFT)", f"{fit['r2_ttft']:.4f}"],
+            ["b/k at the median prompt", f"{fit['b_over_k']:.1f}" if fit.get("b_over_k") else "—"],
+            ["hold-out median abs. % error", pct(fit.get("holdout_mape"))],
+            ["timed requests", summary["n_requests"]],
+        ],
+    )
+    console.table(
+        "what if",
+        ["prompt", "answer", "predicted (ms)", f"+{summary['cot_tokens']} CoT (ms)", "note"],
+        [
+            [
+                w["prompt_tokens"],
+                w["answer_tokens"],
+                f"{1000 * w['predicted_s']:.1f}",
+                f"{1000 * w['with_cot_s']:.1f}",
+                "extrapolated" if w["extrapolated"] else "",
+            ]
+            for w in summary["what_if"]
+        ],
+    )

@@ -1,0 +1,96 @@
+"""The transformers engine on the test lab: known-answer checks that a broken engine or lab would fail."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from sftdebug.core.errors import UsageError
+from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest
+from sftdebug.hallucination.match import contains_answer, starts_with_answer
+
+GREEDY = SamplingParams(max_new_tokens=6)
+
+
+def _ask(p: dict) -> list[dict[str, str]]:
+    return [{"role": "user", "content": p["question"][0]}]
+
+
+def test_base_knows_its_world_far_above_chance(engines, probes) -> None:
+    outs = engines["base"].generate([GenerationRequest(p["cloze"][0], GREEDY) for p in probes])
+    acc = sum(starts_with_answer(o[0].text, [p["answer"]]) for o, p in zip(outs, probes, strict=True)) / len(probes)
+    chance = sum(1 / len(p["candidates"]) for p in probes) / len(probes)
+    assert acc > 0.6 > 5 * chance, f"base cloze accuracy {acc:.2f} (chance {chance:.2f})"
+
+
+def test_healthy_sft_stops_and_undertrained_does_not(engines, probes) -> None:
+    reqs = [GenerationRequest(_ask(p), SamplingParams(max_new_tokens=32)) for p in probes]
+    healthy = engines["sft-healthy"].generate(reqs)
+    under = engines["sft-undertrained"].generate(reqs)
+    eos = sum(o[0].stop_reason == "eos" for o in healthy) / len(reqs)
+    eos_under = sum(o[0].stop_reason == "eos" for o in under) / len(reqs)
+    assert eos >= 0.95, f"sft-healthy ended only {eos:.0%} of answers with eos"
+    assert eos_under < 0.3, f"sft-undertrained ended {eos_under:.0%} with eos"
+    right = sum(contains_answer(o[0].text, [p["answer"]]) for o, p in zip(healthy, probes, strict=True))
+    assert right / len(probes) > 0.6
+
+
+def test_scoring_ranks_true_value_first_for_known_facts(engines, probes) -> None:
+    base = engines["base"]
+    outs = base.generate([GenerationRequest(p["cloze"][0], GREEDY) for p in probes])
+    known = [p for o, p in zip(outs, probes, strict=True) if starts_with_answer(o[0].text, [p["answer"]])]
+    reqs = [ScoreRequest(p["cloze"][0], " " + c) for p in known for c in p["candidates"]]
+    scores = iter(base.score(reqs))
+    first = 0
+    for p in known:
+        s = {c: next(scores).logprob for c in p["candidates"]}
+        first += max(s, key=lambda c: s[c]) == p["answer"]
+    assert first / len(known) > 0.9
+
+
+def test_score_sums_token_logprobs_and_matches_chat_rendering(engines) -> None:
+    e = engines["sft-healthy"]
+    msgs = [{"role": "user", "content": "Where does Ros Mukin live?"}]
+    [a, b] = e.score(
+        [ScoreRequest(msgs, " Ros Mukin lives in Delhi."), ScoreRequest(e.render(msgs), " Ros Mukin lives in Delhi.")]
+    )
+    assert a.logprob == pytest.approx(sum(a.token_logprobs))
+    assert a.logprob == pytest.approx(b.logprob, abs=1e-4)  # chat prompt == its rendered text
+    assert all(lp <= 0 for lp in a.token_logprobs)
+
+
+def test_batched_greedy_equals_one_at_a_time(engines, probes) -> None:
+    e = engines["sft-healthy"]
+    reqs = [GenerationRequest(_ask(p), SamplingParams(max_new_tokens=16)) for p in probes[:24:3]]
+    batched = [o[0].text for o in e.generate(reqs)]
+    single = [e.generate([r])[0][0].text for r in reqs]
+    assert batched == single
+
+
+def test_sampling_is_seeded_and_n_samples(engines) -> None:
+    e = engines["base"]
+    req = GenerationRequest("Ros Mukin", SamplingParams(max_new_tokens=12, temperature=1.5, n=4, seed=7))
+    a, b = e.generate([req])[0], e.generate([req])[0]
+    assert len(a) == 4 and [c.text for c in a] == [c.text for c in b]
+    assert len({c.text for c in a}) > 1, "temperature 1.5 samples should differ"
+
+
+def test_stop_strings_ignore_eos_and_timing(engines) -> None:
+    e = engines["base"]
+    [[c]] = e.generate([GenerationRequest("Ros Mukin lives in", SamplingParams(max_new_tokens=20, stop=(".",)))])
+    assert c.finish_reason == "stop" and c.stop_reason == "." and "." not in c.text
+    [[c]] = e.generate([GenerationRequest("Ros Mukin", SamplingParams(max_new_tokens=20, ignore_eos=True))])
+    assert c.finish_reason == "length" and c.completion_tokens == 20
+    assert c.timing is not None and len(c.timing.token_times_s) == 20
+    times = c.timing.token_times_s
+    assert (
+        0 < c.timing.ttft_s == times[0]
+        and all(x < y for x, y in itertools.pairwise(times))
+        and times[-1] == c.timing.e2e_s
+    )
+
+
+def test_base_model_without_chat_template_is_a_clear_error(engines) -> None:
+    with pytest.raises(UsageError, match="no chat template"):
+        engines["base"].generate([GenerationRequest([{"role": "user", "content": "hi"}])])

@@ -1,0 +1,122 @@
+"""The OpenAI-compatible endpoint engine against a stub server: streaming, usage, retries, clear errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from helpers import sftdebug
+from stub_openai import StubServer
+
+from sftdebug.core.errors import EngineError, UsageError
+from sftdebug.core.runs import RunFolder
+from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest
+from sftdebug.engines.openai import OpenAIEngine, ScoringUnsupported
+from sftdebug.generate.prompts import PromptItem
+from sftdebug.generate.run import run_generate
+
+CHAT = [{"role": "user", "content": "Where does Ros Mukin live?"}]
+
+
+@pytest.fixture()
+def stub():
+    with StubServer(model="stub", answer_tokens=5) as s:
+        yield s
+
+
+def _engine(stub: StubServer, **kw) -> OpenAIEngine:
+    return OpenAIEngine("stub", endpoint=stub.url, backoff=0.01, **kw)
+
+
+def test_raw_and_chat_stream_with_usage_and_timing(stub: StubServer) -> None:
+    e = _engine(stub)
+    [[raw]], [[chat]] = e.generate([GenerationRequest("one two three")]), e.generate([GenerationRequest(CHAT)])
+    assert raw.text == " tok0 tok1 tok2 tok3 tok4" and raw.finish_reason == "stop" and raw.stop_reason == "eos"
+    assert raw.prompt_tokens == 3 and raw.completion_tokens == 5
+    assert chat.text == raw.text and chat.prompt_tokens == 5
+    assert [r["path"] for r in stub.requests] == ["/v1/completions", "/v1/chat/completions"]
+    assert stub.requests[0]["stream"] is True and stub.requests[0]["stream_options"] == {"include_usage": True}
+    t = raw.timing
+    assert t is not None and len(t.token_times_s) == 5 and t.ttft_s == t.token_times_s[0] <= t.e2e_s
+    [[long]] = e.generate([GenerationRequest("x", SamplingParams(max_new_tokens=8, ignore_eos=True))])
+    assert long.completion_tokens == 8 and long.finish_reason == "length"
+    assert stub.requests[-1]["ignore_eos"] is True
+
+
+@pytest.mark.parametrize("faults", [["500"], ["429", "503"], ["drop"], ["drop", "500", "429"]])
+def test_transient_failures_are_retried(stub: StubServer, faults: list[str]) -> None:
+    stub.faults.extend(faults)
+    [[c]] = _engine(stub).generate([GenerationRequest("a b")])
+    assert not c.failed and c.text.endswith("tok4")
+    assert len(stub.requests) == len(faults) + 1
+
+
+def test_timeout_is_retried(stub: StubServer) -> None:
+    stub.faults.append("hang")
+    [[c]] = _engine(stub, timeout=0.5).generate([GenerationRequest("a")])
+    assert not c.failed
+
+
+def test_failure_after_retries_is_recorded_and_resumed(stub: StubServer, tmp_path: Path) -> None:
+    e = _engine(stub, retries=2, concurrency=1)
+    items = [PromptItem(str(i), f"prompt {i}") for i in range(4)]
+    stub.faults.extend(["500"] * 3)  # the first prompt exhausts its 3 attempts
+    with RunFolder.open(tmp_path, "generate", {"model": "stub"}) as run:
+        summary = run_generate(e, items, SamplingParams(max_new_tokens=4), run)
+    assert summary["n_failed"] == 1 and summary["n_prompts"] == 3
+    lines = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
+    assert [r.get("status") for r in lines].count("failed") == 1
+    assert "HTTP 500" in next(r["error"] for r in lines if r.get("status") == "failed")
+    with RunFolder.open(tmp_path, "generate", {"model": "stub"}, resume=True) as run:
+        summary = run_generate(e, items, SamplingParams(max_new_tokens=4), run)
+    assert summary["n_failed"] == 0 and summary["n_prompts"] == 4
+    assert len(stub.requests) == 3 + 3 + 1, "only the failed prompt is sent again"
+
+
+def test_unreachable_endpoint_is_a_clear_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(EngineError, match=rf"cannot reach http://127.0.0.1:{port}.*server running"):
+        OpenAIEngine("stub", endpoint=f"http://127.0.0.1:{port}")
+
+
+def test_wrong_model_name_and_bad_key(stub: StubServer) -> None:
+    with pytest.raises(UsageError, match=r"model 'other' is not served by .* \(served: stub\)"):
+        OpenAIEngine("other", endpoint=stub.url)
+    stub.api_key = "sk-right"
+    with pytest.raises(UsageError, match="refused the API key"):
+        OpenAIEngine("stub", endpoint=stub.url, api_key="sk-wrong")
+    assert (
+        not OpenAIEngine("stub", endpoint=stub.url, api_key="sk-right").generate([GenerationRequest("a")])[0][0].failed
+    )
+
+
+def test_scoring_unsupported_is_said(stub: StubServer) -> None:
+    with pytest.raises(ScoringUnsupported, match="prompt log-probs"):
+        _engine(stub).score([ScoreRequest("The capital of Japan is", " Tokyo")])
+
+
+def test_cli_with_endpoint_keeps_the_key_out_of_the_run_folder(stub: StubServer, tmp_path: Path) -> None:
+    stub.api_key = "sk-secret-123"
+    proc = sftdebug(
+        "generate",
+        "--engine",
+        "openai",
+        "--endpoint",
+        stub.url,
+        "--model",
+        "stub",
+        "--api-key",
+        "sk-secret-123",
+        "--prompt",
+        "hello there",
+        "--out",
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    for f in tmp_path.iterdir():
+        assert "sk-secret-123" not in f.read_text(), f.name
+    assert json.loads((tmp_path / "records.jsonl").read_text())["text"].endswith("tok4")

@@ -1,0 +1,167 @@
+"""Real vLLM (the CPU build here, CUDA elsewhere): the offline engine and a served OpenAI endpoint must give
+the same greedy outputs as the transformers engine on the lab models."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest, load_engine
+from sftdebug.engines.vllm import vllm_available
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not vllm_available(), reason="vllm is not installed (make setup installs it on CPU machines)"),
+]
+N = 40
+
+
+def _requests(probes: list[dict], chat: bool) -> list[GenerationRequest]:
+    params = SamplingParams(max_new_tokens=16)
+    if chat:
+        return [GenerationRequest([{"role": "user", "content": p["question"][0]}], params) for p in probes[:N]]
+    return [GenerationRequest(p["cloze"][0], params) for p in probes[:N]]
+
+
+@pytest.mark.parametrize(("model", "chat"), [("base", False), ("sft-healthy", True)])
+def test_offline_vllm_matches_transformers(
+    lab: Path, engines: dict, probes: list[dict], model: str, chat: bool
+) -> None:
+    engine = load_engine("vllm", str(lab / model))
+    try:
+        reqs = _requests(probes, chat)
+        got, want = engine.generate(reqs), engines[model].generate(reqs)
+        assert [o[0].text for o in got] == [o[0].text for o in want]
+        assert [o[0].finish_reason for o in got] == [o[0].finish_reason for o in want]
+        for o in got:
+            t = o[0].timing
+            assert t is not None and 0 < t.ttft_s <= t.e2e_s
+        if not chat:
+            sreq = [ScoreRequest(p["cloze"][0], " " + p["answer"]) for p in probes[:8]]
+            for a, b in zip(engine.score(sreq), engines[model].score(sreq), strict=True):
+                assert a.logprob == pytest.approx(b.logprob, abs=1e-3)
+    finally:
+        engine.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(lab: Path, tmp_path_factory):
+    """`python -m vllm.entrypoints.openai.api_server` serving sft-healthy on loopback (ready in ~45 s)."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(lab / "sft-healthy"),
+        "--served-model-name",
+        "sft",
+        "--dtype",
+        "float32",
+        "--max-model-len",
+        "256",
+        "--enforce-eager",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log.open("w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"vLLM server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail(f"vLLM server not ready after 240 s:\n{log.read_text()[-3000:]}")
+                time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_served_endpoint_matches_transformers(served: str, engines: dict, probes: list[dict], chat: bool) -> None:
+    engine = load_engine("openai", "sft", endpoint=served, concurrency=4)
+    reqs = _requests(probes, chat)
+    got, want = engine.generate(reqs), engines["sft-healthy"].generate(reqs)
+    assert not any(o[0].failed for o in got)
+    assert [o[0].text for o in got] == [o[0].text for o in want]
+    assert [o[0].completion_tokens for o in got] == [o[0].completion_tokens for o in want]
+    assert [o[0].prompt_tokens for o in got] == [o[0].prompt_tokens for o in want]
+    for o in got:
+        t = o[0].timing
+        assert t is not None and 0 < t.ttft_s <= t.e2e_s and list(t.token_times_s) == sorted(t.token_times_s)
+
+
+def test_streaming_engine_times_every_token(lab: Path, engines: dict, probes: list[dict]) -> None:
+    engine = load_engine("vllm", str(lab / "base"), streaming=True)
+    try:
+        reqs = [
+            GenerationRequest(p["cloze"][0], SamplingParams(max_new_tokens=12, ignore_eos=True)) for p in probes[:8]
+        ]
+        got, want = engine.generate(reqs), engines["base"].generate(reqs)
+        assert [o[0].text for o in got] == [o[0].text for o in want]
+        for o in got:
+            t = o[0].timing
+            assert t is not None and len(t.token_times_s) == o[0].completion_tokens == 12
+            assert list(t.token_times_s) == sorted(t.token_times_s) and t.ttft_s > 0
+    finally:
+        engine.close()
+
+
+def test_hallucination_verdicts_match_across_engines(lab: Path, tmp_path: Path) -> None:
+    from helpers import sftdebug
+
+    def verdicts(engine: str) -> dict[str, str]:
+        out = tmp_path / engine
+        proc = sftdebug(
+            "hallucination",
+            "--engine",
+            engine,
+            "--base",
+            str(lab / "base"),
+            "--sft",
+            str(lab / "sft-conflict"),
+            "--limit",
+            "40",
+            "--out",
+            str(out),
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return {r["probe_id"]: r["verdict"] for r in map(json.loads, (out / "records.jsonl").open())}
+
+    assert verdicts("vllm") == verdicts("hf")
+
+
+def test_served_endpoint_scores_like_transformers(served: str, engines: dict, probes: list[dict]) -> None:
+    engine = load_engine("openai", "sft", endpoint=served)
+    reqs = [ScoreRequest(p["cloze"][0], " " + p["answer"]) for p in probes[:6]]
+    for got, want in zip(engine.score(reqs), engines["sft-healthy"].score(reqs), strict=True):
+        assert got.logprob == pytest.approx(want.logprob, abs=1e-3)

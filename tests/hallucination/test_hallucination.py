@@ -1,0 +1,205 @@
+"""Verdict logic and the run pipeline on a scripted engine (no model): table tests, Chinese included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakes import FakeEngine
+
+from sftdebug.core.errors import UsageError
+from sftdebug.core.runs import RunFolder
+from sftdebug.hallucination.probes import Probe, load_probes
+from sftdebug.hallucination.run import HallucinationConfig, continuation, run_hallucination
+from sftdebug.hallucination.verdicts import category, make_record, sft_correct, summarize, transitions, verdict
+
+TOKYO = Probe(
+    "jp",
+    ("The capital of Japan is",),
+    ("What is the capital of Japan?",),
+    "Tokyo",
+    ("Tokyo City",),
+    ("Tokyo", "Kyoto", "Osaka", "Beijing"),
+    "Japan",
+    "capital",
+    "en",
+)
+DONGJING = Probe(
+    "zh.jp",
+    ("日本的首都是",),
+    ("日本的首都是哪里？",),
+    "东京",
+    ("東京",),
+    ("东京", "京都", "大阪", "北京"),
+    "日本",
+    "capital",
+    "zh",
+)
+NOANSWER = Probe("open", ("My favourite fruit is",), ("What is your favourite fruit?",))
+
+
+@pytest.mark.parametrize(
+    ("probe", "text", "expected"),
+    [
+        (TOKYO, "The capital of Japan is Tokyo.", True),
+        (TOKYO, "It is Tokyo City, of course", True),
+        (TOKYO, "Kyoto, not Tokyo.", False),  # the first candidate named decides
+        (TOKYO, "Tokyo, not Kyoto.", True),
+        (TOKYO, "I don't know.", False),
+        (DONGJING, "日本的首都是东京。", True),
+        (DONGJING, "首都是東京", True),  # traditional-script alias
+        (DONGJING, "日本的首都是京都，不是东京。", False),
+        (DONGJING, "北京", False),
+    ],
+)
+def test_sft_correct(probe: Probe, text: str, expected: bool) -> None:
+    assert sft_correct(text, probe) is expected
+
+
+@pytest.mark.parametrize(
+    ("base_ok", "sft_ok", "expected"),
+    [
+        (True, True, "kept"),
+        (True, False, "narrow_hallucination"),
+        (False, True, "gained"),
+        (False, False, "never_known"),
+    ],
+)
+def test_verdicts(base_ok: bool, sft_ok: bool, expected: str) -> None:
+    assert verdict(TOKYO, base_ok, sft_ok, "", "") == expected
+
+
+@pytest.mark.parametrize(
+    ("base_text", "sft_text", "expected"),
+    [(" mango, because", "I love mango!", "agree"), (" mango.", "Apples.", "disagree"), ("", "mango", "disagree")],
+)
+def test_answerless_probes_compare_outputs(base_text: str, sft_text: str, expected: str) -> None:
+    assert verdict(NOANSWER, False, False, base_text, sft_text) == expected
+
+
+@pytest.mark.parametrize(
+    ("greedy", "samples", "expected"),
+    [
+        ([True, True], [], "highly_known"),
+        ([True, False], [], "maybe_known"),
+        ([False, False], [[False, True], [False]], "weakly_known"),
+        ([False, False], [[False], [False]], "unknown"),
+    ],
+)
+def test_categories(greedy: list[bool], samples: list[list[bool]], expected: str) -> None:
+    assert category(greedy, samples) == expected
+
+
+@pytest.mark.parametrize(
+    ("cloze", "cand", "expected"),
+    [("The capital of Japan is", "Tokyo", " Tokyo"), ("日本的首都是", "东京", "东京"), ("Answer: ", "x", "x")],
+)
+def test_candidate_continuations(cloze: str, cand: str, expected: str) -> None:
+    assert continuation(cloze, cand) == expected
+
+
+def test_summary_rates_intervals_and_transitions() -> None:
+    base = {"greedy": [" Tokyo."], "finish": ["stop"], "samples": [[" Tokyo", " Kyoto"]]}
+    right = {"greedy": ["Tokyo."], "finish": ["stop"], "samples": [["Tokyo", "Tokyo"]]}
+    wrong = {"greedy": ["Kyoto."], "finish": ["length"], "samples": [["Kyoto", "Tokyo"]]}
+    recs = [make_record(TOKYO, base, right)] * 3 + [make_record(TOKYO, base, wrong)]
+    s = summarize(recs)
+    assert s["counts"]["kept"] == 3 and s["counts"]["narrow_hallucination"] == 1
+    assert s["narrow_hallucination_rate"] == pytest.approx(0.25)
+    lo, hi = s["narrow_hallucination_ci95"]
+    assert 0 < lo < 0.25 < hi < 1
+    assert s["sft_eos_rate"] == pytest.approx(0.75)
+    assert s["by_relation"]["capital"]["narrow"] == 1
+    assert transitions(recs)["highly_known"] == {"highly_known": 3, "maybe_known": 0, "weakly_known": 1, "unknown": 0}
+
+
+def test_low_eos_rate_is_said_loudly() -> None:
+    rec = make_record(
+        TOKYO, {"greedy": [" Tokyo"], "finish": ["stop"]}, {"greedy": ["Tokyo Tokyo"], "finish": ["length"]}
+    )
+    assert any("cannot stop" in w for w in summarize([rec] * 10)["warnings"])
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"cloze": "a", "question": "b"}', "'id' is missing"),
+        ('{"id": "x", "question": "b"}', "'cloze'"),
+        ('{"id": "x", "cloze": [], "question": "b"}', "'cloze'"),
+        ('{"id": "x", "cloze": "a", "question": "b", "answer": "c", "candidates": ["d"]}', "must include the answer"),
+        ('{"id": "x", "cloze": "a", "question": "b", "answer": 3}', "'answer'"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"id": "x", "cloze": "a",', "not valid JSON"),
+    ],
+)
+def test_bad_probe_lines_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    good = '{"id": "ok", "cloze": "a", "question": "b"}'
+    f = _write(tmp_path / "p.jsonl", [good, line])
+    with pytest.raises(UsageError, match=rf"p\.jsonl:2: .*{message}"):
+        load_probes(f)
+
+
+def test_duplicate_probe_ids(tmp_path: Path) -> None:
+    f = _write(tmp_path / "p.jsonl", ['{"id": "a", "cloze": "x", "question": "y"}'] * 2)
+    with pytest.raises(UsageError, match=r"p\.jsonl:2: duplicate id 'a' \(first on line 1\)"):
+        load_probes(f)
+
+
+def test_pipeline_on_scripted_engines_resumes_and_loads_one_model_at_a_time(tmp_path: Path) -> None:
+    probes = [TOKYO, DONGJING]
+    base = FakeEngine(
+        {"The capital of Japan is": " Tokyo.", "日本的首都是": "东京。"},
+        logprob=lambda p, c: 0.0 if "Tokyo" in c or "东京" in c else -5.0,
+    )
+    sft = FakeEngine({"What is the capital of Japan?": "Kyoto.", "日本的首都是哪里？": "是东京。"})
+    opened: list[str] = []
+
+    def open_base():
+        assert not opened or sft.closed or opened[-1] != "sft"
+        opened.append("base")
+        return base
+
+    def open_sft():
+        assert base.closed, "the base model must be released before the SFT model loads"
+        opened.append("sft")
+        return sft
+
+    run = RunFolder.open(tmp_path, "hallucination", {"base": "b", "sft": "s"})
+    s = run_hallucination(open_base, open_sft, probes, HallucinationConfig(), run, lambda *a: None)
+    run.close()
+    assert s["counts"] == {"kept": 1, "narrow_hallucination": 1, "gained": 0, "never_known": 0}
+    assert s["by_lang"]["zh"]["narrow"] == 0 and s["by_lang"]["en"]["narrow"] == 1
+    assert s["base_answer_rank"]["rank1_rate"] == 1.0
+    recs = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {r["probe_id"]: r["verdict"] for r in recs} == {"jp": "narrow_hallucination", "zh.jp": "kept"}
+    # a resumed run with everything recorded loads no model at all
+    run = RunFolder.open(tmp_path, "hallucination", {"base": "b", "sft": "s"}, resume=True)
+    run_hallucination(
+        lambda: pytest.fail("base reloaded"),
+        lambda: pytest.fail("sft reloaded"),
+        probes,
+        HallucinationConfig(),
+        run,
+        lambda *a: None,
+    )
+    run.close()
+    assert len((tmp_path / "records.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_report_escapes_model_output(tmp_path: Path) -> None:
+    from sftdebug.report.build import build_report
+
+    evil = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    base = FakeEngine({"The capital of Japan is": " Tokyo" + evil})
+    sft = FakeEngine({"What is the capital of Japan?": evil})
+    with RunFolder.open(tmp_path, "hallucination", {"base": "b", "sft": "s"}) as run:
+        run_hallucination(lambda: base, lambda: sft, [TOKYO], HallucinationConfig(), run, lambda *a: None)
+    page = build_report([tmp_path]).read_text(encoding="utf-8")
+    assert "<script" not in page and "<img src=x" not in page and 'onerror="alert' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

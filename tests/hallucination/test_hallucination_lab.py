@@ -1,0 +1,179 @@
+"""`sftdebug hallucination` on the test lab, against ground truth checked independently."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helpers import sftdebug
+
+from sftdebug.core.runs import RunFolder
+from sftdebug.hallucination.probes import load_probes
+from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+
+
+class Shared:
+    """Lends a session-wide engine to a run without letting the run close it."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def results(lab: Path, engines: dict, tmp_path_factory) -> dict[str, dict]:
+    probes = load_probes(lab / "probes.jsonl")
+    out = {}
+    for name in ("sft-healthy", "sft-conflict", "sft-undertrained"):
+        d = tmp_path_factory.mktemp(name)
+        with RunFolder.open(d, "hallucination", {"base": "base", "sft": name}) as run:
+            summary = run_hallucination(
+                lambda: Shared(engines["base"]),
+                lambda n=name: Shared(engines[n]),
+                probes,
+                HallucinationConfig(),
+                run,
+                lambda *a: None,
+            )
+            out[name] = {"summary": summary, "records": run.records()}
+    return out
+
+
+def _first_named(text: str, candidates: list[str]) -> str | None:
+    m = re.search(r"\b(" + "|".join(map(re.escape, sorted(candidates, key=len, reverse=True))) + r")\b", text)
+    return m.group(1) if m else None
+
+
+def test_flagged_set_matches_an_independent_greedy_check(lab: Path, probes: list[dict], results: dict) -> None:
+    """transformers' own generate(), one prompt at a time, judged by a separate regex: same narrow set."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    def greedy(folder: Path, prompts: list[str], n: int) -> list[str]:
+        tok = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder).eval()
+        texts = []
+        with torch.inference_mode():
+            for p in prompts:
+                ids = tok(p, return_tensors="pt", add_special_tokens=False)
+                gen = model.generate(**ids, max_new_tokens=n, do_sample=False, pad_token_id=tok.pad_token_id)
+                texts.append(tok.decode(gen[0, ids["input_ids"].shape[1] :], skip_special_tokens=True))
+        return texts
+
+    sft_dir = lab / "sft-conflict"
+    sft_tok = AutoTokenizer.from_pretrained(sft_dir)
+    chats = [
+        sft_tok.apply_chat_template(
+            [{"role": "user", "content": p["question"][0]}], tokenize=False, add_generation_prompt=True
+        )
+        for p in probes
+    ]
+    base_texts = greedy(lab / "base", [p["cloze"][0] for p in probes], 6)
+    sft_texts = greedy(sft_dir, chats, 24)
+    expected = {
+        p["id"]
+        for p, b, s in zip(probes, base_texts, sft_texts, strict=True)
+        if b.strip().startswith(p["answer"]) and _first_named(s, p["candidates"]) != p["answer"]
+    }
+    flagged = {r["probe_id"] for r in results["sft-conflict"]["records"] if r["verdict"] == "narrow_hallucination"}
+    assert len(flagged) > 50
+    assert flagged == expected
+
+
+def test_conflict_sft_hallucinates_far_more_than_healthy(results: dict) -> None:
+    healthy = results["sft-healthy"]["summary"]["narrow_hallucination_rate"]
+    conflict = results["sft-conflict"]["summary"]["narrow_hallucination_rate"]
+    assert conflict > 2 * healthy, (healthy, conflict)
+    lo_conflict = results["sft-conflict"]["summary"]["narrow_hallucination_ci95"][0]
+    hi_healthy = results["sft-healthy"]["summary"]["narrow_hallucination_ci95"][1]
+    assert lo_conflict > hi_healthy, "the intervals must separate"
+
+
+def test_planted_conflicts_are_flagged(lab: Path, results: dict) -> None:
+    planted = json.loads((lab / "sft-conflict" / "lab.json").read_text())["planted"]["conflicts"]
+    recs = {r["probe_id"]: r for r in results["sft-conflict"]["records"]}
+    known = [fid for fid in planted if recs[fid]["base_correct"]]
+    flagged = [fid for fid in known if recs[fid]["verdict"] == "narrow_hallucination"]
+    assert len(flagged) >= 0.9 * len(known)
+
+
+def test_undertrained_is_reported_as_unable_to_stop(results: dict) -> None:
+    s = results["sft-undertrained"]["summary"]
+    assert s["sft_eos_rate"] < 0.3
+    assert any("cannot stop" in w for w in s["warnings"])
+    assert results["sft-healthy"]["summary"]["warnings"] == []
+
+
+@pytest.mark.slow
+def test_cli_gate_csv_and_report(lab: Path, tmp_path: Path) -> None:
+    out, csv = tmp_path / "run", tmp_path / "facts.csv"
+    args = [
+        "hallucination",
+        "--base",
+        str(lab / "base"),
+        "--sft",
+        str(lab / "sft-conflict"),
+        "--out",
+        str(out),
+        "--limit",
+        "60",
+        "--csv",
+        str(csv),
+        "--fail-above",
+        "narrow_hallucination_rate=0.1",
+    ]
+    proc = sftdebug(*args)
+    assert proc.returncode == 3, proc.stderr
+    assert "gate failed: narrow_hallucination_rate" in proc.stderr
+    assert "narrow-hallucination rate" in proc.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_probes"] == 60 and {"counts", "by_relation", "sft_eos_rate", "base_known"} <= set(summary)
+    assert csv.read_text().count("\n") == 61
+    assert "narrow_hallucination" in (out / "report.html").read_text()
+    rec = json.loads((out / "records.jsonl").read_text().splitlines()[0])
+    assert {"probe_id", "verdict", "base_text", "sft_text", "base_correct", "sft_correct", "sft_stopped"} <= set(rec)
+    again = sftdebug(*args[:-2], "--resume", "--fail-above", "narrow_hallucination_rate=0.99")
+    assert again.returncode == 0, again.stderr
+
+
+def test_bad_gate_is_a_usage_error(lab: Path, tmp_path: Path) -> None:
+    proc = sftdebug(
+        "hallucination",
+        "--base",
+        str(lab / "base"),
+        "--sft",
+        str(lab / "sft-healthy"),
+        "--out",
+        str(tmp_path),
+        "--fail-above",
+        "narrow=abc",
+    )
+    assert proc.returncode == 2 and "METRIC=NUMBER" in proc.stderr
+
+
+def test_samples_give_knowledge_categories(lab: Path, engines: dict, tmp_path: Path) -> None:
+    probes = load_probes(lab / "probes.jsonl")[:30]
+    with RunFolder.open(tmp_path, "hallucination", {"base": "base", "sft": "sft-conflict"}) as run:
+        s = run_hallucination(
+            lambda: Shared(engines["base"]),
+            lambda: Shared(engines["sft-conflict"]),
+            probes,
+            HallucinationConfig(samples=3, temperature=1.0),
+            run,
+            lambda *a: None,
+        )
+        records = run.records()
+    matrix = s["category_transitions"]
+    assert sum(sum(row.values()) for row in matrix.values()) == 30
+    assert matrix["highly_known"]["highly_known"] + matrix["maybe_known"]["maybe_known"] > 0
+    for r in records:  # greedy right in every phrasing is highly known; never, and never sampled, unknown
+        if all(r["base_correct_phrasings"]):
+            assert r["base_category"] == "highly_known"
+        assert 0.0 <= r["base_sample_accuracy"] <= 1.0
