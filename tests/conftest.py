@@ -50,3 +50,16 @@ def engines(lab: Path) -> dict:
 
     names = ["base", "sft-healthy", "sft-conflict", "sft-undertrained", "sft-hot"]
     return {n: load_engine("hf", str(lab / n)) for n in names}
+
+
+@pytest.fixture(scope="session")
+def tiny_sweep(lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`overfit run` on the lab base, two settings (2 and 25 epochs), evaluated with the HF engine; shared by the
+    overfit test and the cross-engine test."""
+    from helpers import sftdebug
+
+    out = tmp_path_factory.mktemp("sweep") / "run"
+    argv = ["overfit", "run", "--base", str(lab / "base"), "--epochs", "2,25", "--lrs", "3e-3", "--n-facts", "8"]
+    proc = sftdebug(*argv, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out

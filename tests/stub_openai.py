@@ -3,7 +3,7 @@
 The first token of a streamed answer arrives B0 + B1·p seconds after the request (p = prompt words, which
 is what the stub reports as `usage.prompt_tokens`), each further token K seconds later. Faults are queued
 per request: "500", "429", "drop" (the stream stops mid-way without [DONE]), "hang" (no answer until the
-client's timeout), "400".
+client's timeout), "400", "hiccup" (the first token 1 s late, as behind another job on a shared machine).
 
     with StubServer(model="stub", b0=0.02, b1=0.0005, k=0.004) as stub:
         engine = OpenAIEngine("stub", endpoint=stub.url)
@@ -97,9 +97,9 @@ class StubServer:
                 if body.get("echo"):
                     self._json(400, {"error": {"message": "echo is not supported"}})
                     return
-                self._stream(body, drop=fault == "drop")
+                self._stream(body, drop=fault == "drop", delay=1.0 if fault == "hiccup" else 0.0)
 
-            def _stream(self, body: dict[str, Any], drop: bool) -> None:
+            def _stream(self, body: dict[str, Any], drop: bool, delay: float = 0.0) -> None:
                 chat = self.path.endswith("/chat/completions")
                 text = " ".join(m["content"] for m in body["messages"]) if chat else body["prompt"]
                 p = len(text.split())
@@ -109,7 +109,7 @@ class StubServer:
                 self.end_headers()
                 start = time.perf_counter()
                 for i in range(n):
-                    due = start + stub.b0 + stub.b1 * p + stub.k * i
+                    due = start + delay + stub.b0 + stub.b1 * p + stub.k * i
                     time.sleep(max(0.0, due - time.perf_counter()))
                     if drop and i == n // 2:
                         self.wfile.flush()

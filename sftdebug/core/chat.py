@@ -26,8 +26,6 @@ DEFAULT_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
 )
 
-VALID_ROLES = ("system", "user", "assistant")
-
 
 def validate_messages(messages: Sequence[Any], where: str = "messages") -> list[dict[str, str]]:
     """Check a chat prompt's shape; return it as plain dicts. Raises UsageError naming the bad field."""

@@ -37,7 +37,9 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         default=None,
         help="--engine openai: API key (default: $OPENAI_API_KEY); never written to run folders",
     )
-    g.add_argument("--concurrency", type=int, default=8, help="--engine openai: requests in flight (default 8)")
+    g.add_argument(
+        "--concurrency", type=int, default=8, help="--engine openai: requests in flight (default 8; latency: 1)"
+    )
     g.add_argument("--timeout", type=float, default=120.0, help="--engine openai: seconds per request (default 120)")
     g.add_argument(
         "--tokenizer",

@@ -1,4 +1,4 @@
-"""The `sftdebug data` checks: pure functions over per-row records (sftdebug/datalint.py) and the template's
+"""The `sftdebug data` checks: pure functions over per-row records (data/lint.py) and the template's
 facts. Each check is `{id, status, count, message, examples, figures}` with status pass / warn / fail (or skip
 when the template it needs is missing); any fail makes `sftdebug data` exit 1.
 """
@@ -123,15 +123,41 @@ def check_eos(records: Sequence[Record], facts: Record) -> Record:
         )
     if facts["pad_is_eos"]:
         problems.append(
-            f"the pad token is the eos ({facts['pad']}): a collator that masks pad tokens in the labels masks every "
-            "eos too; give the tokenizer its own pad token"
+            f"the pad token is the eos ({facts['pad']}): harmless with a collator that masks the labels by position "
+            "(completion-only / assistant-only loss, as sftdebug and TRL's SFTTrainer do), but a collator that sets "
+            "the labels of every pad token to -100 (e.g. transformers' DataCollatorForLanguageModeling) masks every "
+            "eos too and the model never learns to stop; a distinct pad token removes the risk"
         )
-    if problems:
-        count = len(missing) or len(rows)
-        detail = lambda r: f"turns {r['missing_eos_turns']} end without eos" if r["missing_eos_turns"] else "pad == eos"  # noqa: E731
-        return _check("eos_trained", FAIL, count, "; ".join(problems), _examples(missing or rows, bool, detail))
     turns = sum(r["n_answers"] for r in rows)
-    return _check("eos_trained", PASS, 0, f"every trained turn ends with {eos} inside the loss ({turns} turns)")
+    if missing:
+        detail = lambda r: f"turns {r['missing_eos_turns']} end without eos"  # noqa: E731
+        return _check("eos_trained", FAIL, len(missing), "; ".join(problems), _examples(missing, bool, detail))
+    if problems:  # pad == eos alone: a risk that depends on the collator, not a defect of the data
+        return _check("eos_trained", WARN, len(rows), f"every trained turn has {eos} inside the loss; " + problems[0])
+    return _check("eos_trained", PASS, 0, f"every trained turn has {eos} inside the loss ({turns} turns)")
+
+
+def check_template_roles(records: Sequence[Record], facts: Record) -> Record:
+    """What the template does by itself: a default system prompt (warn: every row trains under it) and a
+    system prompt folded into the first user turn (noted)."""
+    if not facts["has_template"] or "default_system_prompt" not in facts:
+        return _check("template_roles", SKIP, 0, "no template that renders a user/assistant turn")
+    notes = []
+    if facts.get("system_folded_into_user"):
+        notes.append("the template has no system role: a system prompt is folded into the first user turn")
+    if "tool" in facts.get("unrenderable_roles", {}):
+        notes.append("the template cannot render a tool role")
+    injected = facts["default_system_prompt"]
+    if injected:
+        hit = [r for r in records if "system" not in r["roles"]]
+        msg = (
+            f"the template adds a default system prompt to every row without one ({injected[:80]!r}): "
+            f"{len(hit)} rows train under it; if inference sends another system prompt, pass it in the data"
+        )
+        return _check(
+            "template_roles", WARN, len(hit), "; ".join([msg, *notes]), _examples(hit, bool, lambda r: "no system turn")
+        )
+    return _check("template_roles", PASS, 0, "; ".join(notes) or "the template adds no text of its own to the turns")
 
 
 def check_truncation(records: Sequence[Record], max_len: int) -> Record:
@@ -305,6 +331,7 @@ def run_checks(
     return [
         check_rows(len(records), bad, unknown_roles or {}),
         check_chat_template(records, facts),
+        check_template_roles(records, facts),
         check_special_tokens(records, facts),
         check_eos(records, facts),
         check_truncation(records, max_len),

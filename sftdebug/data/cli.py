@@ -3,7 +3,7 @@
     sftdebug data train.jsonl --tokenizer path/to/model --max-len 2048 --out reports/data/train
 
 Shows exactly what the model will be trained on (a loss-mask view of the first rows) and runs the checks of
-sftdebug/datachecks.py; exits 1 when a check fails, so it can gate a training job in CI.
+data/checks.py; exits 1 when a check fails, so it can gate a training job in CI.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SFT data against the tokenizer and chat template training will use: one record per row (what the model
 will be trained on, in numbers), and the template's own facts (role markers, eos, pad). The checks over these
-are pure functions in sftdebug/datachecks.py.
+are pure functions in data/checks.py.
 
     sftdebug data train.json --tokenizer path/to/sft-model --max-len 2048
 """
@@ -75,6 +75,7 @@ def template_facts(tokenizer: Any, roles: Sequence[str], eos: dict[int, str]) ->
     except Exception as exc:  # every row will fail to render too: the chat_template check reports it
         facts["unrenderable_roles"]["user/assistant"] = f"{type(exc).__name__}: {exc}"[:200]
         return facts
+    facts.update(_template_habits(tokenizer))
     seen = set()
     for i, piece in enumerate(re.split("\u2063SFTDEBUG\\d+\u2063", text)):
         role = convo[min(i, len(convo) - 1)]["role"]
@@ -84,6 +85,26 @@ def template_facts(tokenizer: Any, roles: Sequence[str], eos: dict[int, str]) ->
                 pieces = tokenizer.convert_ids_to_tokens(token_ids(tokenizer, marker))
                 facts["markers"].append({"marker": marker, "role": role, "pieces": [str(p) for p in pieces]})
     return facts
+
+
+def _template_habits(tokenizer: Any) -> dict[str, Any]:
+    """What a template does on its own: a default system prompt it adds to rows without one (SmolLM2's "You are
+    a helpful AI assistant named SmolLM…"), and whether it folds a system prompt into the first user turn
+    (Gemma has no system role)."""
+    plain = _render_with_sentinels(tokenizer, [{"role": "user"}, {"role": "assistant"}])
+    before_user = plain.split("\u2063SFTDEBUG0\u2063", 1)[0]
+    injected = None
+    if "system" in before_user.lower():
+        words = MARKER.sub(" ", before_user).replace("system", " ", 1)
+        injected = " ".join(words.split()) or None
+    folded = None
+    try:
+        sys_text = _render_with_sentinels(tokenizer, [{"role": "system"}, {"role": "user"}, {"role": "assistant"}])
+        between = sys_text.split("\u2063SFTDEBUG0\u2063", 1)[1].split("\u2063SFTDEBUG1\u2063", 1)[0]
+        folded = not MARKER.search(between) and "user" not in between.lower()
+    except Exception:  # no system role at all: unrenderable_roles says so when the data has system turns
+        pass
+    return {"default_system_prompt": injected, "system_folded_into_user": folded}
 
 
 def _render_with_sentinels(tokenizer: Any, convo: list[dict[str, str]]) -> str:
@@ -123,12 +144,20 @@ def text_facts(row: Row) -> dict[str, Any]:
     }
 
 
+def _last_trained_eos(enc: Encoded, start: int, end: int, eos: dict[int, str]) -> int | None:
+    hits = [i for i in range(start, end) if enc.input_ids[i] in eos and enc.labels[i] != IGNORE]
+    return hits[-1] if hits else None
+
+
 def token_facts(enc: Encoded, eos: dict[int, str], opts: LintOptions) -> dict[str, Any]:
     """What training sees of a row: lengths, trained tokens, and whether each trained turn ends with eos."""
     answers = enc.answers
     spans = [s for s in answers if s.end > s.start and enc.labels[s.start] != IGNORE]
-    missing = [s.turn for s in spans if enc.input_ids[s.end - 1] not in eos]
-    last_eos = max((s.end - 1 for s in spans if s.turn not in missing), default=None)
+    # The end-of-turn token need not be a turn's last token: ChatML closes with <|im_end|> + "\n", Gemma with
+    # <end_of_turn> + "\n". What matters is that it is inside the loss somewhere in the trained answer.
+    ends = {s.turn: _last_trained_eos(enc, s.start, s.end, eos) for s in spans}
+    missing = [turn for turn, end in ends.items() if end is None]
+    last_eos = max((end for end in ends.values() if end is not None), default=None)
     n = len(enc.input_ids)
     return {
         "tokens": n,

@@ -1,4 +1,4 @@
-"""`sftdebug generate`: one model over a prompt file, every completion recorded (see sftdebug/generate.py)."""
+"""`sftdebug generate`: one model over a prompt file, every completion recorded (see generate/run.py)."""
 
 from __future__ import annotations
 

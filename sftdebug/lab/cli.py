@@ -1,4 +1,4 @@
-"""`sftdebug lab build`: train the model organisms (see sftdebug/lab.py)."""
+"""`sftdebug lab build`: train the model organisms (see lab/build.py)."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def sft_example(
     loss_on: Literal["all", "last"] = "all",
     train_on_prompt: bool = False,
 ) -> SFTExample:
-    """Token ids and labels for one conversation (see sftdebug/encode.py). The template must make every
+    """Token ids and labels for one conversation (see data/encode.py). The template must make every
     generation prompt a token prefix of the full conversation (training and inference agree), or this raises
     ValueError."""
     enc = encode_conversation(tokenizer, messages, loss_on, train_on_prompt)

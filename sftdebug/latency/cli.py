@@ -1,4 +1,4 @@
-"""`sftdebug latency`: measure and fit generation time = b(p) + k·x (see sftdebug/latency.py)."""
+"""`sftdebug latency`: measure and fit generation time = b(p) + k·x (see latency/fit.py)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
     lat.add_argument("--seed", type=int, default=0)
     add_engine_args(lat)
     add_run_args(lat, "latency")
-    lat.set_defaults(run=run)
+    # One request at a time unless asked: with more in flight an endpoint measures latency under load.
+    lat.set_defaults(run=run, concurrency=1)
 
 
 def hardware_facts(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -126,6 +127,7 @@ def _measure(args: argparse.Namespace, cfg: Any, engine: Any, out: str) -> dict[
             args.cot,
             hardware_facts(engine, args),
             seed=args.seed,
+            concurrency=cfg.concurrency,
         )
         folder.write_summary(summary)
     return summary

@@ -5,8 +5,11 @@ asks for it), k the time per further output token, x the number of output tokens
 
     e2e(p, x) ≈ b(p) + k·(x − 1)
 
-Every parameter gets a 95% bootstrap interval (resampling requests); a hold-out check predicts end-to-end time
-for (p, x) cells left out of the fit and reports the median absolute percentage error.
+The TTFT curve is fitted robustly (Huber, latency/robust.py) so a few stragglers of a shared machine do not
+tilt it; they are counted and shown as outliers. k is the median per-request decode time per token. Every
+parameter gets a 95% bootstrap interval (resampling requests), the chosen curve a 95% bootstrap band, and a
+hold-out check predicts end-to-end time for (p, x) cells left out of the fit. The fit says when it is not to be
+trusted (R² low, b1's interval containing 0, hold-out error over 10%) instead of printing numbers as if it were.
 
     fit = fit_latency(records)   # records: dicts with p, x, ttft_s, e2e_s, itl_s
 """
@@ -14,58 +17,19 @@ for (p, x) cells left out of the fit and reports the median absolute percentage 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-BOOTSTRAP = 1000
+from sftdebug.core.stats import BOOTSTRAP
+from sftdebug.latency.robust import Poly, huber_polyfit, polyfit
 
-
-@dataclass(frozen=True)
-class Poly:
-    coef: tuple[float, ...]  # b0, b1[, b2]
-    r2: float
-
-    def __call__(self, p: Any) -> Any:
-        return sum(c * np.asarray(p, dtype=float) ** i for i, c in enumerate(self.coef))
-
-
-def polyfit(p: ArrayLike, y: ArrayLike, degree: int) -> Poly:
-    """Least squares y ≈ Σ c_i p^i, with R²."""
-    x, yy = np.asarray(p, dtype=float), np.asarray(y, dtype=float)
-    design = np.vander(x, degree + 1, increasing=True)
-    coef, *_ = np.linalg.lstsq(design, yy, rcond=None)
-    resid = yy - design @ coef
-    total = float(((yy - yy.mean()) ** 2).sum())
-    r2 = 1.0 - float((resid**2).sum()) / total if total > 0 else 1.0
-    return Poly(tuple(float(c) for c in coef), r2)
+MIN_R2, MAX_HOLDOUT_ERROR = 0.8, 0.10  # below / above these the fit is reported as not trustworthy
+BAND_POINTS = 40
 
 
 def _adjusted_r2(r2: float, n: int, k: int) -> float:
     return 1 - (1 - r2) * (n - 1) / max(1, n - k - 1)
-
-
-def choose_ttft_model(p: np.ndarray, ttft: np.ndarray, rng: np.random.Generator) -> tuple[str, Poly]:
-    """Linear unless a quadratic term is clearly there: its bootstrap interval excludes 0 and adjusted R²
-    improves (attention's p² term shows only for long prompts)."""
-    linear = polyfit(p, ttft, 1)
-    if len(set(p)) < 4:
-        return "linear", linear
-    quad = polyfit(p, ttft, 2)
-    b2 = _bootstrap(lambda idx: polyfit(np.asarray(p)[idx], np.asarray(ttft)[idx], 2).coef[2], len(p), rng)
-    n = len(p)
-    clearly = b2[0] > 0 or b2[1] < 0
-    if clearly and _adjusted_r2(quad.r2, n, 2) > _adjusted_r2(linear.r2, n, 1) + 0.002:
-        return "quadratic", quad
-    return "linear", linear
-
-
-def _bootstrap(stat: Any, n: int, rng: np.random.Generator, reps: int = BOOTSTRAP) -> tuple[float, float]:
-    values = [stat(rng.integers(0, n, n)) for _ in range(reps)]
-    lo, hi = np.percentile(values, [2.5, 97.5])
-    return float(lo), float(hi)
 
 
 def per_token(records: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -78,10 +42,72 @@ def per_token(records: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray
     return np.asarray(gaps, dtype=float), np.asarray(ctx, dtype=float)
 
 
+def _request_k(records: Sequence[dict[str, Any]]) -> np.ndarray:
+    """Each request's decode time per token ((e2e − ttft) / (x − 1)); NaN for single-token requests."""
+    return np.asarray([(r["e2e_s"] - r["ttft_s"]) / (r["x"] - 1) if r["x"] > 1 else np.nan for r in records])
+
+
+def _median(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(np.median(finite)) if len(finite) else float("nan")
+
+
 def _k_of(records: Sequence[dict[str, Any]]) -> float:
-    """k: mean inter-token time per request (requests weighted equally), from timestamps or e2e − ttft."""
-    per_req = [(r["e2e_s"] - r["ttft_s"]) / (r["x"] - 1) for r in records if r["x"] > 1]
-    return float(np.mean(per_req)) if per_req else float("nan")
+    """k: the median over requests of each request's decode time per token."""
+    return _median(_request_k(records))
+
+
+def _ci(values: Any) -> list[float]:
+    return [float(v) for v in np.nanpercentile(values, [2.5, 97.5])]
+
+
+def _fit_ttft(
+    p: np.ndarray, ttft: np.ndarray, kreq: np.ndarray, grid: np.ndarray, seed: int
+) -> tuple[str, Poly, dict[str, Any]]:
+    """The TTFT model (linear unless a quadratic term is clearly there: its bootstrap interval excludes 0 and
+    adjusted R² improves, as attention's p² term does for long prompts) and, from one resampling of the
+    requests, the intervals of b0, b1 (linear), k, and the chosen curve's band."""
+    rng = np.random.default_rng(seed)
+    try_quad = len(set(p.tolist())) >= 4
+    b0, b1, ks, b2, lin_curves, quad_curves = [], [], [], [], [], []
+    for _ in range(BOOTSTRAP):
+        i = rng.integers(0, len(p), len(p))
+        lin = huber_polyfit(p[i], ttft[i], 1)
+        b0.append(lin.coef[0])
+        b1.append(lin.coef[1])
+        ks.append(_median(kreq[i]))
+        lin_curves.append(lin(grid))
+        if try_quad:
+            quad = huber_polyfit(p[i], ttft[i], 2)
+            b2.append(quad.coef[2])
+            quad_curves.append(quad(grid))
+    model, chosen, curves = "linear", huber_polyfit(p, ttft, 1), lin_curves
+    if try_quad:
+        quad = huber_polyfit(p, ttft, 2)
+        lo2, hi2 = _ci(b2)
+        n = len(p)
+        if (lo2 > 0 or hi2 < 0) and _adjusted_r2(quad.r2, n, 2) > _adjusted_r2(chosen.r2, n, 1) + 0.002:
+            model, chosen, curves = "quadratic", quad, quad_curves
+    lo, hi = np.nanpercentile(np.asarray(curves), [2.5, 97.5], axis=0)
+    band = {"p": grid.tolist(), "lo": lo.tolist(), "hi": hi.tolist()}
+    return model, chosen, {"b0": _ci(b0), "b1": _ci(b1), "k": _ci(ks), "band": band}
+
+
+def trust_reasons(fit: dict[str, Any]) -> list[str]:
+    """Why the fit should not be read as a cost model (empty: it can be)."""
+    reasons = []
+    if fit["r2_ttft"] < MIN_R2:
+        reasons.append(f"prompt length explains little of TTFT (R² {fit['r2_ttft']:.2f} < {MIN_R2})")
+    lo, hi = fit["ttft_per_prompt_token_s_ci95"]
+    if lo <= 0 <= hi:
+        reasons.append(
+            "b1's 95% interval contains 0: no measurable prefill cost per prompt token (a tiny model, or prompts "
+            "too short: try longer --prompt-lens)"
+        )
+    mape = fit.get("holdout_mape")
+    if mape is not None and mape > MAX_HOLDOUT_ERROR:
+        reasons.append(f"hold-out error {100 * mape:.0f}% > {100 * MAX_HOLDOUT_ERROR:.0f}%: the model predicts poorly")
+    return reasons
 
 
 def fit_latency(records: Sequence[dict[str, Any]], seed: int = 0, holdout_share: float = 0.25) -> dict[str, Any]:
@@ -91,47 +117,57 @@ def fit_latency(records: Sequence[dict[str, Any]], seed: int = 0, holdout_share:
     rng = np.random.default_rng(seed)
     p = np.asarray([r["p"] for r in records], dtype=float)
     ttft = np.asarray([r["ttft_s"] for r in records], dtype=float)
-    model, b = choose_ttft_model(p, ttft, rng)
-    k = _k_of(records)
-    idx_stat = lambda f: _bootstrap(f, len(records), rng)  # noqa: E731
-    b0_ci = idx_stat(lambda i: polyfit(p[i], ttft[i], 1).coef[0])
-    b1_ci = idx_stat(lambda i: polyfit(p[i], ttft[i], 1).coef[1])
-    k_ci = idx_stat(lambda i: _k_of([records[j] for j in i]))
-    gaps, ctx = per_token(records)
-    linear = polyfit(p, ttft, 1)
+    kreq = _request_k(records)
+    grid = np.linspace(0.0, float(p.max()) * 1.05, BAND_POINTS)
+    model, b, boot = _fit_ttft(p, ttft, kreq, grid, seed)
+    linear = b if model == "linear" else huber_polyfit(p, ttft, 1)
+    k = _median(kreq)
     p_mid = float(np.median(p))
     fit: dict[str, Any] = {
+        "method": "huber",
         "ttft_model": model,
+        "ttft_coef": list(b.coef),  # the chosen model b(p) = Σ c_i p^i: what predictions and plots use
+        "ttft_band": boot["band"],
         "ttft_intercept_s": linear.coef[0],
-        "ttft_intercept_s_ci95": list(b0_ci),
+        "ttft_intercept_s_ci95": boot["b0"],
         "ttft_per_prompt_token_s": linear.coef[1],
-        "ttft_per_prompt_token_s_ci95": list(b1_ci),
-        "r2_ttft": linear.r2,
+        "ttft_per_prompt_token_s_ci95": boot["b1"],
+        "r2_ttft": b.r2,
+        "n_outliers": len(b.outliers),
+        "outlier_keys": [str(records[i].get("key", i)) for i in b.outliers],
         "per_token_s": k,
-        "per_token_s_ci95": list(k_ci),
+        "per_token_s_ci95": boot["k"],
         "median_prompt_tokens": p_mid,
         "b_over_k": float(b(p_mid)) / k if k > 0 else None,
-        "b0_over_k": linear.coef[0] / k if k > 0 else None,
+        "b0_over_k": b.coef[0] / k if k > 0 else None,
     }
     if model == "quadratic":
         fit.update(ttft_quadratic_coef=list(b.coef), r2_ttft_quadratic=b.r2)
+    gaps, ctx = per_token(records)
     if len(gaps) >= 3 and len(set(ctx.tolist())) >= 2:
-        slope = polyfit(ctx, gaps, 1)
-        fit["per_token_slope_s_per_context_token"] = slope.coef[1]
-    fit["holdout_mape"], fit["holdout_cells"] = holdout_mape(records, holdout_share, rng)
+        fit["per_token_slope_s_per_context_token"] = polyfit(ctx, gaps, 1).coef[1]
+    fit["holdout_mape"], fit["holdout_cells"] = holdout_mape(records, holdout_share, rng, len(b.coef) - 1)
+    fit["trust_reasons"] = trust_reasons(fit)
+    fit["trustworthy"] = not fit["trust_reasons"]
     return fit
+
+
+def ttft_of(fit: dict[str, Any], p: float) -> float:
+    """b(p) of the model the fit chose (older runs without `ttft_coef`: their linear or quadratic fields)."""
+    coef = fit.get("ttft_coef") or fit.get("ttft_quadratic_coef")
+    if coef is None or (fit.get("ttft_model") != "quadratic" and "ttft_coef" not in fit):
+        coef = [fit["ttft_intercept_s"], fit["ttft_per_prompt_token_s"]]
+    return float(Poly(tuple(coef), 0.0)(p))
 
 
 def predict(fit: dict[str, Any], p: float, x: float) -> float:
     """Predicted end-to-end seconds for a p-token prompt and x output tokens."""
-    if fit.get("ttft_model") == "quadratic":
-        b = float(Poly(tuple(fit["ttft_quadratic_coef"]), 0.0)(p))
-    else:
-        b = fit["ttft_intercept_s"] + fit["ttft_per_prompt_token_s"] * p
-    return b + fit["per_token_s"] * max(0.0, x - 1)
+    return ttft_of(fit, p) + fit["per_token_s"] * max(0.0, x - 1)
 
 
-def holdout_mape(records: Sequence[dict[str, Any]], share: float, rng: np.random.Generator) -> tuple[float | None, int]:
+def holdout_mape(
+    records: Sequence[dict[str, Any]], share: float, rng: np.random.Generator, degree: int = 1
+) -> tuple[float | None, int]:
     """Fit on all but a random share of the (p, x) cells; median |error| / actual on the held-out requests."""
     cells = sorted({(r["p_nominal"], r["x_nominal"]) for r in records})
     n_out = max(1, round(share * len(cells)))
@@ -140,10 +176,10 @@ def holdout_mape(records: Sequence[dict[str, Any]], share: float, rng: np.random
     out = {cells[i] for i in rng.choice(len(cells), n_out, replace=False)}
     train = [r for r in records if (r["p_nominal"], r["x_nominal"]) not in out]
     test = [r for r in records if (r["p_nominal"], r["x_nominal"]) in out]
-    if len({r["p"] for r in train}) < 2:
+    if len({r["p"] for r in train}) <= degree:
         return None, 0
-    lin = polyfit([r["p"] for r in train], [r["ttft_s"] for r in train], 1)
-    fit = {"ttft_intercept_s": lin.coef[0], "ttft_per_prompt_token_s": lin.coef[1], "per_token_s": _k_of(train)}
+    b = huber_polyfit([r["p"] for r in train], [r["ttft_s"] for r in train], degree)
+    fit = {"ttft_coef": list(b.coef), "per_token_s": _k_of(train)}
     errors = [abs(predict(fit, r["p"], r["x"]) - r["e2e_s"]) / r["e2e_s"] for r in test if r["e2e_s"] > 0]
     return (float(np.median(errors)) if errors else None), len(out)
 
@@ -203,11 +239,13 @@ def summarize(
     cot: int,
     hardware: dict[str, Any],
     seed: int = 0,
+    concurrency: int = 1,
 ) -> dict[str, Any]:
     """summary.json of a latency run: the fit, the what-if table and the roofline comparison."""
     fit = fit_latency(records, seed=seed)
     summary: dict[str, Any] = {
         "n_requests": len(records),
+        "concurrency": concurrency,  # > 1: latency under load, not of one request
         "n_failed": n_failed,
         "fit": fit,
         "what_if": what_if(fit, what_if_prompts, what_if_answers, cot, max(r["p"] for r in records)),

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from sftdebug.latency.fit import ttft_of
 from sftdebug.report import terminal as console
 from sftdebug.report.html import cards, img, kv_table, paragraph, pct, section, table, warning
 from sftdebug.report.plots import figure
@@ -20,17 +21,37 @@ def _ci(fit: dict[str, Any], key: str, scale: float = 1000.0, unit: str = "ms") 
     return f"{scale * fit[key]:.3f} {unit} [{scale * lo:.3f}, {scale * hi:.3f}]"
 
 
+def curve_text(fit: dict[str, Any]) -> str:
+    """The TTFT model the fit chose, as a formula in ms."""
+    coef = fit.get("ttft_coef") or [fit["ttft_intercept_s"], fit["ttft_per_prompt_token_s"]]
+    terms = [f"{1000 * coef[0]:.2f} ms", f"{1000 * coef[1]:.4f} ms·p"]
+    if len(coef) > 2:
+        terms.append(f"{1000 * coef[2]:.3g} ms·p²")
+    return "b(p) = " + " + ".join(terms)
+
+
 def _ttft_plot(records: list[dict[str, Any]], fit: dict[str, Any]) -> str:
+    outlier_keys = set(fit.get("outlier_keys", []))
+
     def draw(ax: Any) -> None:
-        p = np.array([r["p"] for r in records])
-        ax.scatter(p, [1000 * r["ttft_s"] for r in records], s=12, alpha=0.6, label="requests")
-        xs = np.linspace(0, p.max() * 1.05, 100)
-        b0, b1 = fit["ttft_intercept_s"], fit["ttft_per_prompt_token_s"]
-        ax.plot(xs, 1000 * (b0 + b1 * xs), color="C3", label=f"fit: {1000 * b0:.2f} ms + {1000 * b1:.4f} ms·p")
-        (lo0, hi0), (lo1, hi1) = fit["ttft_intercept_s_ci95"], fit["ttft_per_prompt_token_s_ci95"]
-        ax.fill_between(
-            xs, 1000 * (lo0 + lo1 * xs), 1000 * (hi0 + hi1 * xs), color="C3", alpha=0.15, label="95% interval"
-        )
+        inl = [r for r in records if str(r.get("key")) not in outlier_keys]
+        out = [r for r in records if str(r.get("key")) in outlier_keys]
+        ax.scatter([r["p"] for r in inl], [1000 * r["ttft_s"] for r in inl], s=12, alpha=0.6, label="requests")
+        if out:
+            ax.scatter(
+                [r["p"] for r in out],
+                [1000 * r["ttft_s"] for r in out],
+                s=30,
+                marker="x",
+                color="C1",
+                label=f"outliers ({len(out)}, down-weighted)",
+            )
+        band = fit.get("ttft_band")
+        xs = np.asarray(band["p"]) if band else np.linspace(0, max(r["p"] for r in records) * 1.05, 40)
+        ax.plot(xs, [1000 * ttft_of(fit, x) for x in xs], color="C3", label=f"fit: {curve_text(fit)}")
+        if band:
+            lo, hi = 1000 * np.asarray(band["lo"]), 1000 * np.asarray(band["hi"])
+            ax.fill_between(xs, lo, hi, color="C3", alpha=0.15, label="95% bootstrap band of the fitted curve")
         ax.set_xlabel("prompt tokens p")
         ax.set_ylabel("time to first token (ms)")
         ax.legend(fontsize=8)
@@ -71,6 +92,7 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         ),
         cards(
             {
+                "fit": "trustworthy" if fit.get("trustworthy", True) else "NOT trustworthy",
                 "b0 (TTFT intercept)": ms(fit["ttft_intercept_s"]),
                 "b1 (per prompt token)": f"{1000 * fit['ttft_per_prompt_token_s']:.4f} ms",
                 "k (per output token)": ms(fit["per_token_s"]),
@@ -79,14 +101,18 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
             }
         ),
     ]
+    out += [warning(f"Do not use this fit as a cost model: {reason}.") for reason in fit.get("trust_reasons", [])]
+    if summary.get("concurrency", 1) > 1:
+        out.append(warning(_loaded_note(summary["concurrency"])))
     if summary.get("n_failed"):
         out.append(warning(f"{summary['n_failed']} requests failed and are not in the fit (rerun with --resume)"))
     rows = [
+        ["TTFT model chosen", f"{fit['ttft_model']}: {curve_text(fit)}"],
         ["b0: TTFT intercept", _ci(fit, "ttft_intercept_s")],
         ["b1: TTFT per prompt token", _ci(fit, "ttft_per_prompt_token_s")],
         ["k: time per output token", _ci(fit, "per_token_s")],
-        ["R² of the TTFT fit", f"{fit['r2_ttft']:.4f}"],
-        ["TTFT model chosen", fit["ttft_model"]],
+        ["R² of the TTFT fit (outliers aside)", f"{fit['r2_ttft']:.4f}"],
+        ["outliers (down-weighted, Huber)", fit.get("n_outliers", "—")],
         ["k slope per context token", ms(fit.get("per_token_slope_s_per_context_token"))],
     ]
     out.append(section("Fit: time = b(p) + k·(x − 1)", table(["parameter", "value [95% bootstrap CI]"], rows)))
@@ -116,12 +142,19 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
     return out
 
 
+def _loaded_note(concurrency: int) -> str:
+    return (
+        f"measured with {concurrency} requests in flight: this is latency under load (requests queue behind each "
+        "other), not the latency of one request"
+    )
+
+
 def headline(summary: dict[str, Any]) -> str:
     fit = summary["fit"]
-    return (
-        f"b0 {ms(fit['ttft_intercept_s'])} + {1000 * fit['ttft_per_prompt_token_s']:.4f} ms/prompt token; "
-        f"k {ms(fit['per_token_s'])}/token; R² {fit['r2_ttft']:.3f}"
-    )
+    text = f"{curve_text(fit)}; k {ms(fit['per_token_s'])}/token; R² {fit['r2_ttft']:.3f}"
+    if not fit.get("trustworthy", True):
+        text += " · NOT trustworthy: " + "; ".join(fit["trust_reasons"])
+    return text
 
 
 # --- terminal view -------------------------------------------------------------------------------------
@@ -138,15 +171,21 @@ def print_summary(summary: dict[str, Any], out_dir: str) -> None:
         f"latency fit ({out_dir})",
         ["parameter", "value [95% CI]"],
         [
+            ["TTFT model", f"{fit['ttft_model']}: {curve_text(fit)}"],
             ["b0: time to first token, intercept", ci("ttft_intercept_s")],
             ["b1: per prompt token", ci("ttft_per_prompt_token_s")],
             ["k: per output token", ci("per_token_s")],
             ["R² (TTFT)", f"{fit['r2_ttft']:.4f}"],
             ["b/k at the median prompt", f"{fit['b_over_k']:.1f}" if fit.get("b_over_k") else "—"],
             ["hold-out median abs. % error", pct(fit.get("holdout_mape"))],
+            ["outliers (down-weighted)", fit.get("n_outliers", "—")],
             ["timed requests", summary["n_requests"]],
         ],
     )
+    for reason in fit.get("trust_reasons", []):
+        console.warn(f"do not use this fit as a cost model: {reason}")
+    if summary.get("concurrency", 1) > 1:
+        console.warn(_loaded_note(summary["concurrency"]))
     console.table(
         "what if",
         ["prompt", "answer", "predicted (ms)", f"+{summary['cot_tokens']} CoT (ms)", "note"],

@@ -3,7 +3,7 @@
 Brand-new tokens have no pretraining prior, so whatever a model knows about them it learned in SFT. Facts
 pair entities through a derangement (a permutation without fixed points), so every reverse question ("Who
 likes <sft_ent_17>?") has exactly one answer. A share of the facts is never trained: the controls, which
-tell what "knowing" looks like by chance. Pure functions; engines and training live in `overfit_run`.
+tell what "knowing" looks like by chance. Pure functions; engines drive them in overfit/evaluate.py, training in overfit/sweep.py.
 
     facts = make_facts(n_facts=50, relations=("likes", "mentors"), seed=0)
     rows = train_rows(facts, repeats=3)        # chat messages to mix into SFT data

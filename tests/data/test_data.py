@@ -11,7 +11,7 @@ import pytest
 from sftdebug.cli import main
 from sftdebug.core.errors import UsageError
 from sftdebug.core.runs import read_records, read_summary
-from sftdebug.data.checks import detect_domain, percentiles
+from sftdebug.data.checks import detect_domain
 from sftdebug.data.formats import load_sft_file
 
 REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
@@ -116,11 +116,6 @@ def test_domain_detector(text: str, domain: str) -> None:
     assert detect_domain(text) == domain
 
 
-def test_percentiles() -> None:
-    assert percentiles(list(range(1, 101))) == {"min": 1, "p50": 51, "p90": 91, "p99": 100, "max": 100, "mean": 50}
-    assert percentiles([]) == {}
-
-
 # --- the command on the lab's SFT tokenizer --------------------------------------------------------------
 
 
@@ -198,8 +193,42 @@ def test_pad_equal_to_eos(tmp_path: Path, tok: Path) -> None:
     config = json.loads((folder / "tokenizer_config.json").read_text())
     (folder / "tokenizer_config.json").write_text(json.dumps({**config, "pad_token": config["eos_token"]}))
     code, summary, checks = lint(tmp_path, write(tmp_path / "clean.jsonl", clean_rows()), folder)
-    assert code == 1 and not_passing(checks) == {"eos_trained"} and summary["template"]["pad_is_eos"]
-    assert "pad token is the eos" in checks["eos_trained"]["message"]
+    assert code == 0 and not_passing(checks) == {"eos_trained"} and summary["template"]["pad_is_eos"]
+    assert checks["eos_trained"]["status"] == "warn", "pad == eos only bites with a pad-masking collator"
+    assert "DataCollatorForLanguageModeling" in checks["eos_trained"]["message"]
+
+
+def test_end_of_turn_followed_by_a_newline_counts_as_trained(tmp_path: Path, tok: Path) -> None:
+    """ChatML and Gemma close a turn with the end-of-turn token and then a newline: the eos is not the last
+    trained token, but it is trained (this once false-failed every row of real templates)."""
+    folder = tokenizer_copy(tmp_path, tok, "eot-newline")
+    jinja = folder / "chat_template.jinja"
+    jinja.write_text(jinja.read_text().replace("'<|end|>'", "'<|end|>\\n'"))
+    code, _, checks = lint(tmp_path, write(tmp_path / "clean.jsonl", clean_rows()), folder)
+    assert code == 0 and checks["eos_trained"]["status"] == "pass", checks["eos_trained"]["message"]
+
+
+def test_default_system_prompt_and_folded_system_are_reported(tmp_path: Path, tok: Path) -> None:
+    folder = tokenizer_copy(tmp_path, tok, "default-system")
+    (folder / "chat_template.jinja").write_text(
+        "{% if messages[0]['role'] != 'system' %}{{ '<|system|> You are Lumen, a helpful bot.<|end|>' }}{% endif %}"
+        "{% for message in messages %}{{ '<|' + message['role'] + '|>' + ' ' + message['content'] + '<|end|>' }}"
+        "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+    )
+    code, summary, checks = lint(tmp_path, write(tmp_path / "clean.jsonl", clean_rows()), folder)
+    assert code == 0 and not_passing(checks) == {"template_roles"}
+    assert checks["template_roles"]["status"] == "warn" and checks["template_roles"]["count"] == 40
+    assert "You are Lumen, a helpful bot." in summary["template"]["default_system_prompt"]
+    folded = tokenizer_copy(tmp_path, tok, "folded")
+    (folded / "chat_template.jinja").write_text(
+        "{% set sys = messages[0]['content'] + '\\n\\n' if messages[0]['role'] == 'system' else '' %}"
+        "{% for message in messages if message['role'] != 'system' %}"
+        "{{ '<|' + message['role'] + '|>' + ' ' + (sys if loop.first else '') + message['content'] + '<|end|>' }}"
+        "{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}"
+    )
+    _, summary, checks = lint(tmp_path, write(tmp_path / "clean.jsonl", clean_rows()), folded)
+    assert summary["template"]["system_folded_into_user"] is True
+    assert checks["template_roles"]["status"] == "pass" and "folded" in checks["template_roles"]["message"]
 
 
 def test_empty_answers_and_empty_think_blocks(tmp_path: Path, tok: Path) -> None:

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import sftdebug
 
 from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest, load_engine
 from sftdebug.engines.vllm import vllm_available
@@ -137,7 +138,6 @@ def test_streaming_engine_times_every_token(lab: Path, engines: dict, probes: li
 
 
 def test_hallucination_verdicts_match_across_engines(lab: Path, tmp_path: Path) -> None:
-    from helpers import sftdebug
 
     def verdicts(engine: str) -> dict[str, str]:
         out = tmp_path / engine
@@ -165,3 +165,26 @@ def test_served_endpoint_scores_like_transformers(served: str, engines: dict, pr
     reqs = [ScoreRequest(p["cloze"][0], " " + p["answer"]) for p in probes[:6]]
     for got, want in zip(engine.score(reqs), engines["sft-healthy"].score(reqs), strict=True):
         assert got.logprob == pytest.approx(want.logprob, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_overfit_eval_runs_through_vllm(tiny_sweep: Path, tmp_path: Path) -> None:
+    """`overfit eval --engine vllm` reaches the model through the engine interface only; greedy recall equals
+    the HF engine's evaluation of the same checkpoint (done by the sweep)."""
+    setting = tiny_sweep / "e25-lr0.003"
+    argv = [
+        "overfit",
+        "eval",
+        "--engine",
+        "vllm",
+        "--model",
+        str(setting / "model"),
+        "--facts",
+        str(tiny_sweep / "facts"),
+    ]
+    proc = sftdebug(*argv, "--out", str(tmp_path / "ev"))
+    assert proc.returncode == 0, proc.stderr
+    via_vllm = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    via_hf = json.loads((setting / "summary.json").read_text())
+    assert via_vllm["recall"] == via_hf["recall"]
+    assert via_vllm["embeddings"]["moved"] == via_hf["embeddings"]["moved"] is True

@@ -112,6 +112,56 @@ def test_command_recovers_stub_parameters_within_5_percent(tmp_path: Path) -> No
     assert "data:image/png;base64," in page and "What if" in page
 
 
+def test_one_straggler_is_an_outlier_not_a_slope() -> None:
+    """A 1-second hiccup among 60 requests (a shared machine): least squares would tilt b1; the robust fit
+    keeps it within 2% and counts the straggler as the one outlier."""
+    clean = synthetic(0.15, 0.0004, 0.012, noise=0.01)
+    hit = [dict(r) for r in clean]
+    hit[3] = {**hit[3], "key": "p16-x64-r3", "ttft_s": hit[3]["ttft_s"] + 1.0, "e2e_s": hit[3]["e2e_s"] + 1.0}
+    fit = fit_latency(hit)
+    assert fit["ttft_per_prompt_token_s"] == pytest.approx(0.0004, rel=0.02)
+    assert fit["n_outliers"] == 1 and fit["outlier_keys"] == ["p16-x64-r3"]
+    assert fit["trustworthy"], fit["trust_reasons"]
+    from sftdebug.latency.robust import polyfit
+
+    lsq = polyfit([r["p"] for r in hit], [r["ttft_s"] for r in hit], 1)
+    assert abs(lsq.coef[1] / 0.0004 - 1) > 0.05, "least squares is moved by the straggler (why Huber)"
+
+
+def test_a_toy_model_fit_says_it_is_not_trustworthy() -> None:
+    """No prefill cost to measure (b1 = 0) and noisy TTFT: the fit must say so instead of printing numbers."""
+    fit = fit_latency(synthetic(0.01, 0.0, 0.004, noise=0.3, seed=3))
+    assert not fit["trustworthy"]
+    assert any("contains 0" in r for r in fit["trust_reasons"])
+
+
+def test_band_contains_the_chosen_curve() -> None:
+    from sftdebug.latency.fit import ttft_of
+
+    fit = fit_latency(synthetic(0.01, 0.0001, 0.01, b2=2e-7, noise=0.01))
+    assert fit["ttft_model"] == "quadratic" and len(fit["ttft_coef"]) == 3
+    band = fit["ttft_band"]
+    for p, lo, hi in zip(band["p"], band["lo"], band["hi"], strict=True):
+        assert lo <= ttft_of(fit, p) <= hi
+    assert predict(fit, 1000, 1) == pytest.approx(0.01 + 0.1 + 0.2, rel=0.05), "predictions use the quadratic"
+
+
+@pytest.mark.slow
+def test_stub_hiccup_barely_moves_the_fit(tmp_path: Path) -> None:
+    b0, b1, k = 0.15, 0.0004, 0.012
+    with StubServer(model="stub", b0=b0, b1=b1, k=k) as stub:
+        stub.faults.extend([None, None, None, None, None, "hiccup"])  # warm-up, then the 5th timed request
+        proc = sftdebug(
+            "latency", "--engine", "openai", "--endpoint", stub.url, "--model", "stub",
+            "--prompt-lens", "16,64,256,512", "--output-lens", "1,8,32", "--repeats", "3", "--warmup", "1",
+            "--out", str(tmp_path),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    fit = json.loads((tmp_path / "summary.json").read_text())["fit"]
+    assert fit["ttft_per_prompt_token_s"] == pytest.approx(b1, rel=0.1)
+    assert fit["n_outliers"] >= 1
+
+
 def test_command_on_the_lab_model_and_bad_lengths(lab: Path, tmp_path: Path) -> None:
     proc = sftdebug(
         "latency",

@@ -7,7 +7,6 @@ import random
 from pathlib import Path
 
 import pytest
-from helpers import sftdebug
 
 from sftdebug.overfit.canary import derangement, eval_items, exposure, make_facts, rank_of, states_fact, train_rows
 
@@ -96,23 +95,8 @@ def test_embedding_rows_moved_only_when_trained(lab: Path) -> None:
 
 
 @pytest.mark.slow
-def test_tiny_dose_response_run(lab: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    proc = sftdebug(
-        "overfit",
-        "run",
-        "--base",
-        str(lab / "base"),
-        "--epochs",
-        "2,25",
-        "--lrs",
-        "3e-3",
-        "--n-facts",
-        "8",
-        "--out",
-        str(out),
-    )
-    assert proc.returncode == 0, proc.stderr
+def test_tiny_dose_response_run(tiny_sweep: Path) -> None:
+    out = tiny_sweep
     settings = json.loads((out / "summary.json").read_text())["settings"]
     low, high = sorted(settings, key=lambda s: s["epochs"])
     assert high["recall_trained"] > low["recall_trained"] and high["recall_trained"] >= 0.8
@@ -124,3 +108,5 @@ def test_tiny_dose_response_run(lab: Path, tmp_path: Path) -> None:
     assert {"trained", "paraphrase", "reverse", "control"} <= set(sub["recall"])
     assert "mean" in sub["exposure"] and "ppl_ratio" in sub["collateral"]
     assert (out / "report.html").is_file() and (out / "e25-lr0.003" / "report.html").is_file()
+    assert (out / "collateral-base" / "base-phase.jsonl").is_file(), "the base side is computed once per sweep"
+    assert not (out / "e25-lr0.003" / "collateral" / "base.jsonl").exists()
