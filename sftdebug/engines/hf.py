@@ -10,6 +10,7 @@ sampling is reproducible per request whatever the batch it lands in (one seeded 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from sftdebug.core.errors import UsageError
 from sftdebug.engines.base import Completion, EngineInfo, GenerationRequest, SamplingParams, Score, ScoreRequest, Timing
 from sftdebug.engines.local import LocalEngine
 from sftdebug.engines.source import resolve_model
+
+SCORE_BATCH_FACTOR = 4
 
 
 def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[torch.device, torch.dtype]:
@@ -62,11 +65,15 @@ class HFEngine(LocalEngine):
         dtype: str | None = None,
         batch_size: int = 16,
         trust_remote_code: bool = False,
+        threads: int | None = None,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         folder = resolve_model(model)
         dev, torch_dtype = pick_device_dtype(device, dtype)
+        if dev.type == "cpu":
+            # Leave a core to the rest of the machine: on a shared 2-core box, 2 threads lose to 1 badly.
+            torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
         model_obj: Any = AutoModelForCausalLM.from_pretrained(
             folder, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
@@ -223,8 +230,10 @@ class HFEngine(LocalEngine):
             items.append((i, prompt_ids, cont_ids))
         items.sort(key=lambda it: len(it[1]) + len(it[2]))
         scores: list[Score | None] = [None] * len(requests)
-        for start in range(0, len(items), self.batch_size):
-            batch = items[start : start + self.batch_size]
+        # One forward pass and no decode loop per sequence: scoring batches can be far larger than generation's.
+        size = self.batch_size * SCORE_BATCH_FACTOR
+        for start in range(0, len(items), size):
+            batch = items[start : start + size]
             for (i, _, _), s in zip(batch, self._score_batch(batch), strict=True):
                 scores[i] = s
         return [s for s in scores if s is not None]

@@ -1,4 +1,5 @@
-"""Where a model comes from: a local Hugging Face folder or a hub id, checked before anything heavy loads.
+"""Where a model comes from: a local Hugging Face folder, a GGUF file (converted once into a cached folder:
+engines/gguf.py) or a hub id, checked before anything heavy loads.
 
 Checkpoints are untrusted: only safetensors weights are loaded (never unpickled `.bin` files), and custom
 code runs only behind an explicit `trust_remote_code=True` (the CLI's `--trust-remote-code`).
@@ -6,21 +7,33 @@ code runs only behind an explicit `trust_remote_code=True` (the CLI's `--trust-r
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from sftdebug.core.errors import UsageError
 
 _PATHLIKE_PREFIXES = ("/", "./", "../", "~")
+log = logging.getLogger(__name__)
 
 
 def _local_or_hub(name: str, what: str) -> Path:
     path = Path(name).expanduser()
     if path.exists():
-        return path
+        from sftdebug.engines.gguf import gguf_file
+
+        gguf = gguf_file(path)
+        return _from_gguf(gguf, name) if gguf is not None else path
     if name.startswith(_PATHLIKE_PREFIXES) or name.count("/") != 1:
         raise UsageError(f"{what} folder {name!r} does not exist (give a Hugging Face folder or a hub id)")
     return _from_hub(name)
+
+
+def _from_gguf(path: Path, name: str) -> Path:
+    from sftdebug.engines.gguf import cache_root, cached_folder
+
+    log.info("%s: a GGUF checkpoint; converting it once (dequantised to float32) into %s", name, cache_root())
+    return cached_folder(path, name)
 
 
 def resolve_model(name: str) -> Path:

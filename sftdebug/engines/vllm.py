@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sftdebug.core.errors import UsageError
@@ -95,6 +97,26 @@ class _LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+DEFAULT_CONTEXT = 2048  # what sftdebug's commands need (probes, latency grids) unless asked for more
+MIN_KV_BYTES = 256 * 2**20
+
+
+def context_and_cache(folder: Path, max_model_len: int | None, dtype: str, sequences: int = 4) -> tuple[int, int]:
+    """The context to start vLLM with and a KV cache that holds `sequences` of it. A model's own context
+    (32k for Gemma 3) would need a KV cache this machine's CPU backend does not give by default, and sftdebug's
+    requests are short: the context is capped at DEFAULT_CONTEXT (or the caller's `max_model_len`)."""
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    config = config.get("text_config", config)
+    model_max = int(config.get("max_position_embeddings") or DEFAULT_CONTEXT)
+    context = min(model_max, max_model_len or DEFAULT_CONTEXT)
+    heads = int(config.get("num_attention_heads") or 1)
+    kv_heads = int(config.get("num_key_value_heads") or heads)
+    head_dim = int(config.get("head_dim") or int(config.get("hidden_size", 0)) // heads or 128)
+    layers = int(config.get("num_hidden_layers") or 1)
+    per_token = 2 * layers * kv_heads * head_dim * (4 if dtype == "float32" else 2)
+    return context, max(MIN_KV_BYTES, per_token * context * sequences)
+
+
 class VLLMEngine(LocalEngine):
     """Engine over vLLM (see module docstring). `streaming=True` runs `AsyncLLM` and timestamps every
     streamed chunk (per-token arrival for latency sweeps); the default offline `LLM` reports TTFT and the
@@ -106,7 +128,7 @@ class VLLMEngine(LocalEngine):
         *,
         dtype: str | None = None,
         max_model_len: int | None = None,
-        kv_cache_bytes: int = 256 * 2**20,
+        kv_cache_bytes: int | None = None,
         trust_remote_code: bool = False,
         streaming: bool = False,
     ) -> None:
@@ -120,10 +142,12 @@ class VLLMEngine(LocalEngine):
         self.name = model
         cuda = torch.cuda.is_available()
         folder = str(resolve_model(model))
+        dtype = dtype or ("bfloat16" if cuda else "float32")  # bf16 prefill is ~5x slower on AVX2 CPUs
+        context, cache = context_and_cache(Path(folder), max_model_len, dtype)
         options: dict[str, Any] = {
             "model": folder,
-            "dtype": dtype or ("bfloat16" if cuda else "float32"),  # bf16 prefill is ~5x slower on AVX2 CPUs
-            "max_model_len": max_model_len,
+            "dtype": dtype,
+            "max_model_len": context,
             "enforce_eager": not cuda,
             "disable_log_stats": False,  # RequestOutput.metrics carries the timing we report
             "enable_prefix_caching": False,  # a cached prefix would make TTFT dishonest
@@ -132,7 +156,7 @@ class VLLMEngine(LocalEngine):
         }
         if not cuda:
             # vLLM reads the NUMA node's memory on CPU and fails without an explicit KV-cache size.
-            options["kv_cache_memory_bytes"] = kv_cache_bytes
+            options["kv_cache_memory_bytes"] = kv_cache_bytes or cache
         self._loop: _LoopThread | None = None
         self._ids = itertools.count()
         if streaming:

@@ -69,7 +69,14 @@ def load_all(files: list[str]) -> list[Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, engine_options, exit_code, parse_fail_above, quiet_libraries
+    from sftdebug.core.cliargs import (
+        check_models,
+        default_out,
+        engine_options,
+        exit_code,
+        parse_fail_above,
+        quiet_libraries,
+    )
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, load_run
     from sftdebug.engines import load_engine
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     gates = parse_fail_above(args.fail_above)
     if args.samples < 0 or args.max_new_tokens < 1 or args.temperature <= 0:
         raise UsageError("--samples must be >= 0, --max-new-tokens >= 1 and --temperature > 0")
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be >= 1, got {args.limit}")
     files = resolve_probe_files(args)
     probes = load_all(files)[: args.limit] if args.limit else load_all(files)
     cfg = HallucinationConfig(
@@ -93,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out("hallucination")
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    # Everything that can be checked is checked before the run folder exists (nothing half-written).
+    base_options, sft_options = engine_options(args, "base"), engine_options(args, "sft")
+    check_models(args, args.base, args.sft)
+    _check_sft_template(args)
     with (
         RunFolder.open(
             out,
@@ -105,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
         console.progress_bars() as bar,
     ):
         summary = run_hallucination(
-            partial(load_engine, args.engine, args.base, **engine_options(args, "base")),
-            partial(load_engine, args.engine, args.sft, **engine_options(args, "sft")),
+            partial(load_engine, args.engine, args.base, **base_options),
+            partial(load_engine, args.engine, args.sft, **sft_options),
             probes,
             cfg,
             run_folder,
@@ -118,3 +131,19 @@ def run(args: argparse.Namespace) -> int:
     print_summary(summary, out)
     console.note(f"records: {out}/records.jsonl · report: {report}")
     return exit_code(summary, gates)
+
+
+def _check_sft_template(args: argparse.Namespace) -> None:
+    """The SFT model answers through its chat template: one without a template is refused before the base
+    phase runs (an endpoint renders its own; with --tokenizer we can check that one)."""
+    from sftdebug.core.chat import render_chat
+    from sftdebug.engines.source import resolve_model, resolve_tokenizer
+
+    if args.engine == "openai" and not args.tokenizer:
+        return
+    from transformers import AutoTokenizer
+
+    folder = resolve_tokenizer(args.tokenizer) if args.engine == "openai" else resolve_model(args.sft)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=args.trust_remote_code)
+    tokenizer.name_or_path = args.sft
+    render_chat(tokenizer, [{"role": "user", "content": "?"}])

@@ -96,6 +96,8 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         ),
     ]
     out += [warning(w) for w in summary.get("warnings", [])]
+    if summary.get("sft_stopping", {}).get("n_cut_at_budget"):
+        out.append(paragraph(f"SFT answers cut at the --max-new-tokens budget: {stop_text(summary)}."))
     counts = summary["counts"]
     out.append(
         section(
@@ -133,6 +135,18 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
     return [f'<div class="run" id="{esc(config.get("kind", "run"))}">', *out, "</div>"]
 
 
+def stop_text(summary: dict[str, Any]) -> str:
+    """Answers cut at the budget, and how a sample of them ended with more budget (older runs: the count only)."""
+    stops = summary.get("sft_stopping") or {}
+    text = str(stops.get("n_cut_at_budget", "—"))
+    if stops.get("n_rechecked"):
+        text += (
+            f"; given {stops['recheck_budget_factor']}x the budget, {pct(stops['recheck_stop_rate'], stops['recheck_stop_ci95'])}"
+            f" of {stops['n_rechecked']} rechecked ended with eos"
+        )
+    return text
+
+
 def headline(summary: dict[str, Any]) -> str:
     text = (
         f"narrow-hallucination rate {pct(summary['narrow_hallucination_rate'], summary['narrow_hallucination_ci95'])}"
@@ -158,6 +172,7 @@ def print_summary(summary: dict[str, Any], out_dir: str) -> None:
             ["base accuracy", pct(summary["base_accuracy"])],
             ["SFT accuracy", pct(summary["sft_accuracy"])],
             ["SFT eos rate", pct(summary["sft_eos_rate"])],
+            ["SFT answers cut at --max-new-tokens", stop_text(summary)],
             *[[f"verdict: {v}", n] for v, n in summary["counts"].items()],
         ],
     )

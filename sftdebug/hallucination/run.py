@@ -8,6 +8,7 @@ in memory at a time (two 7B models need not fit together) and a killed run conti
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class HallucinationConfig:
     seed: int = 0
     system: str | None = None  # default system prompt for the SFT side (a probe's own `system` wins)
     chunk: int = 64  # probes per journal append: what a kill can lose at most
+    eos_recheck: int = 32  # answers cut at the budget regenerated with 4x the budget: long answers or no stop?
 
 
 def continuation(cloze: str, candidate: str) -> str:
@@ -105,6 +107,15 @@ class _Scoring:
         return [by_id.get(p.id, {}) for p in probes]
 
 
+RECHECK_FACTOR = 4
+
+
+def _recheck_record(p: Probe, c: Any) -> dict[str, Any]:
+    if c.failed:
+        return {"key": p.id, "status": "failed", "error": c.error}
+    return {"key": p.id, "finish": c.finish_reason, "tokens": c.completion_tokens, "tail": c.text[-80:]}
+
+
 def run_phase(
     task: str,
     journal: Journal,
@@ -143,22 +154,36 @@ def run_hallucination(
     `base_journal` lets several runs against one base share its phase (e.g. every setting of an overfit sweep)."""
     scoring = _Scoring()
 
+    def phrasings(texts: tuple[str, ...]) -> list[str]:
+        # The first phrasing decides the verdict; the others only feed knowledge categories, which need
+        # --samples: without it they would cost one generation each for nothing in the summary.
+        return list(texts) if cfg.samples else list(texts[:1])
+
     def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
-        sides = _side(engine, chunk, lambda p: list(p.cloze), cfg.base_max_new_tokens, cfg, stop=("\n",))
+        sides = _side(engine, chunk, lambda p: phrasings(p.cloze), cfg.base_max_new_tokens, cfg, stop=("\n",))
         for side, lps in zip(sides, scoring.logprobs(engine, chunk), strict=True):
             side["cand_logprobs"] = lps
         return sides
 
     def sft_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
-        prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in p.question]  # noqa: E731
+        prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in phrasings(p.question)]  # noqa: E731
         return _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=())
 
-    base_j, sft_j = base_journal or run.journal("base"), run.journal("sft")
+    def recheck_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
+        params = SamplingParams(max_new_tokens=RECHECK_FACTOR * cfg.sft_max_new_tokens)
+        outs = engine.generate([GenerationRequest(chat_prompt(p, p.question[0], cfg.system), params) for p in chunk])
+        return [_recheck_record(p, out[0]) for p, out in zip(chunk, outs, strict=True)]
+
+    base_j, sft_j, eos_j = base_journal or run.journal("base"), run.journal("sft"), run.journal("eos")
     run_phase("base (cloze)", base_j, probes, open_base, base_work, cfg.chunk, progress)
     run_phase("sft (chat)", sft_j, probes, open_sft, sft_work, cfg.chunk, progress)
+    capped = [p for p in probes if p.id in sft_j.done and sft_j.done[p.id]["finish"][0] == "length"]
+    sample = sorted(capped, key=lambda p: hashlib.sha1(p.id.encode()).hexdigest())[: cfg.eos_recheck]
+    run_phase("sft eos recheck", eos_j, sample, open_sft, recheck_work, cfg.chunk, progress)
     complete = [p for p in probes if p.id in base_j.done and p.id in sft_j.done]
     run.append(make_record(p, base_j.done[p.id], sft_j.done[p.id]) for p in complete if not run.is_done(p.id))
-    summary = summarize([run.done[p.id] for p in complete])
+    rechecks = [eos_j.done[p.id]["finish"] for p in sample if p.id in eos_j.done]
+    summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
     summary["n_failed"] = len(probes) - len(complete)
     if scoring.skipped:
         summary["warnings"].append(scoring.skipped)

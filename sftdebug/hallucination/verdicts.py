@@ -143,11 +143,28 @@ def _headline(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5) -> dict[str, Any]:
-    """The run's summary.json content (see the hallucination issue's output contract)."""
+def stopping(records: Sequence[dict[str, Any]], rechecks: Sequence[str] = (), factor: int = 4) -> dict[str, Any]:
+    """How the SFT model stops. Answers cut at --max-new-tokens are either long answers or a model that never
+    stops; `rechecks` (finish reasons of a sample of them regenerated with `factor` × the budget) tell which."""
+    out: dict[str, Any] = {"n_cut_at_budget": sum(r["sft_finish_reason"] == "length" for r in records)}
+    if rechecks:
+        stopped = sum(f == "stop" for f in rechecks)
+        out.update(
+            recheck_budget_factor=factor,
+            n_rechecked=len(rechecks),
+            recheck_stop_rate=stopped / len(rechecks),
+            recheck_stop_ci95=list(wilson(stopped, len(rechecks)) or ()),
+        )
+    return out
+
+
+def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: Sequence[str] = ()) -> dict[str, Any]:
+    """The run's summary.json content (see the hallucination issue's output contract). `rechecks`: see
+    `stopping`."""
     head = _headline(records)
     stopped = sum(r["sft_stopped"] for r in records)
     eos_rate, eos_ci = mean([r["sft_stopped"] for r in records]), wilson(stopped, len(records))
+    stops = stopping(records, rechecks)
     counts = Counter(r["verdict"] for r in records)
     summary: dict[str, Any] = {
         "n_probes": len(records),
@@ -160,6 +177,7 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5) -> dict[st
         "sft_accuracy": head["sft_accuracy"],
         "sft_eos_rate": eos_rate,
         "sft_eos_ci95": list(eos_ci) if eos_ci else None,
+        "sft_stopping": stops,
         "by_relation": _group(records, "relation"),
         "by_lang": _group(records, "lang"),
         "examples": [
@@ -167,7 +185,7 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5) -> dict[st
             for r in records
             if r["verdict"] == "narrow_hallucination"
         ][:n_examples],
-        "warnings": warnings(head, eos_rate, len(records)),
+        "warnings": warnings(head, eos_rate, len(records), stops),
     }
     if any(r.get("split") for r in records):
         summary["by_split"] = _group(records, "split")
@@ -188,12 +206,26 @@ def transitions(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return matrix
 
 
-def warnings(head: dict[str, Any], eos_rate: float | None, n: int) -> list[str]:
+def warnings(head: dict[str, Any], eos_rate: float | None, n: int, stops: dict[str, Any] | None = None) -> list[str]:
     out = []
-    if eos_rate is not None and eos_rate < LOW_EOS_RATE:
+    stops = stops or {}
+    recheck = stops.get("recheck_stop_rate")
+    if eos_rate is not None and eos_rate < LOW_EOS_RATE and recheck is not None and recheck >= 0.5:
         out.append(
-            f"the SFT model ended only {eos_rate:.0%} of its answers with eos: it cannot stop. Check that eos / "
-            "end-of-turn was inside the SFT loss mask and that the chat template matches training."
+            f"{1 - eos_rate:.0%} of the SFT answers were cut at the --max-new-tokens budget while still answering, "
+            f"but {recheck:.0%} of a sample of them ({stops['n_rechecked']}) ended with eos given "
+            f"{stops['recheck_budget_factor']}x the budget: the model can stop; its answers are long (raise "
+            "--max-new-tokens to judge them whole)."
+        )
+    elif eos_rate is not None and eos_rate < LOW_EOS_RATE:
+        longer = (
+            ""
+            if recheck is None
+            else f" (given {stops['recheck_budget_factor']}x the budget, {recheck:.0%} of a sample stopped)"
+        )
+        out.append(
+            f"the SFT model ended only {eos_rate:.0%} of its answers with eos{longer}: it cannot stop. Check that "
+            "eos / end-of-turn was inside the SFT loss mask and that the chat template matches training."
         )
     if head["base_accuracy"] is not None and head["base_known"] < max(5, 0.05 * n):
         out.append(

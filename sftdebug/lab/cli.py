@@ -18,10 +18,25 @@ def register(sub: Any) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even if a complete lab is there")
     build.set_defaults(run=run)
+    real = lab_sub.add_parser(
+        "real", help="convert the two real models shipped on PyPI (make real) and print their folders"
+    )
+    real.set_defaults(run=run_real)
 
 
 def run(args: argparse.Namespace) -> int:
     ensure_lab(args.out or os.path.join("reports", f"lab-{args.size}"), args.size, args.seed, args.force)
+    return 0
+
+
+def run_real(args: argparse.Namespace) -> int:
+    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.lab.real import REAL_MODELS, real_model
+    from sftdebug.report import terminal as console
+
+    quiet_libraries()
+    rows = [[name, role, str(real_model(name))] for name, (role, _) in REAL_MODELS.items()]
+    console.table("real models (converted GGUF, float32)", ["model", "role", "folder"], rows)
     return 0
 
 

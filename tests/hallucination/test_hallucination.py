@@ -121,6 +121,26 @@ def test_low_eos_rate_is_said_loudly() -> None:
     assert any("cannot stop" in w for w in summarize([rec] * 10)["warnings"])
 
 
+def test_long_answers_are_kept_apart_from_a_model_that_never_stops() -> None:
+    """Chatty answers cut at the budget (a healthy instruct model) are not 'cannot stop': with 4x the budget a
+    sample of them ends with eos. A model that still runs on given 4x the budget cannot stop."""
+    rec = make_record(
+        TOKYO, {"greedy": [" Tokyo"], "finish": ["stop"]}, {"greedy": ["Tokyo is a city"], "finish": ["length"]}
+    )
+    chatty = summarize([rec] * 10, rechecks=["stop"] * 9 + ["length"])
+    assert chatty["sft_stopping"] == {
+        "n_cut_at_budget": 10,
+        "recheck_budget_factor": 4,
+        "n_rechecked": 10,
+        "recheck_stop_rate": 0.9,
+        "recheck_stop_ci95": pytest.approx([0.596, 0.982], abs=1e-3),
+    }
+    assert not any("cannot stop" in w for w in chatty["warnings"])
+    assert any("the model can stop; its answers are long" in w for w in chatty["warnings"])
+    stuck = summarize([rec] * 10, rechecks=["length"] * 10)
+    assert any("cannot stop" in w and "0% of a sample stopped" in w for w in stuck["warnings"])
+
+
 def _write(path: Path, lines: list[str]) -> Path:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

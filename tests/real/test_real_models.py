@@ -1,0 +1,71 @@
+"""The diagnostics on the two real models shipped on PyPI (`make real`): Gemma-3-270m (base) and
+SmolLM2-135M-Instruct (SFT, ChatML). Converted from GGUF once per machine (cached); slow, and run by CI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import sftdebug
+
+REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def real() -> dict[str, Path]:
+    from sftdebug.core.errors import UsageError
+    from sftdebug.lab.real import REAL_MODELS, real_model
+
+    try:
+        return {name: real_model(name) for name in REAL_MODELS}
+    except UsageError as exc:
+        pytest.fail(f"{exc} (make test runs make real first)")
+
+
+@pytest.fixture(scope="session")
+def gemma_chat_tokenizer(real: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sftdebug.lab.real import GEMMA3_CHAT_TEMPLATE, with_chat_template
+
+    return with_chat_template(real["gemma-3-270m"], GEMMA3_CHAT_TEMPLATE, tmp_path_factory.mktemp("gemma-chat"))
+
+
+def _lint(tmp_path: Path, file: str, tokenizer: Path) -> tuple[int, dict]:
+    out = tmp_path / f"lint-{file}"
+    proc = sftdebug("data", str(REALDATA / file), "--tokenizer", str(tokenizer), "--out", str(out))
+    assert proc.returncode in (0, 1), proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    return proc.returncode, {c["id"]: c for c in summary["checks"]} | {"_template": summary["template"]}
+
+
+def test_converted_checkpoints_hold_what_users_rely_on(real: dict[str, Path]) -> None:
+    from transformers import AutoTokenizer
+
+    gemma = AutoTokenizer.from_pretrained(real["gemma-3-270m"])
+    assert gemma("The capital of France is")["input_ids"][0] == gemma.bos_token_id, "Gemma needs <bos>"
+    assert json.loads((real["gemma-3-270m"] / "generation_config.json").read_text())["eos_token_id"] == [1, 106]
+    smol = AutoTokenizer.from_pretrained(real["smollm2-135m-instruct"])
+    assert "<|im_start|>" in smol.chat_template
+    info = json.loads((real["smollm2-135m-instruct"] / "gguf.json").read_text())
+    assert info["dequantised_to"] == "float32" and info["quantization"]
+
+
+@pytest.mark.parametrize("file", ["alpaca_en_demo.json", "alpaca_zh_demo.json"])
+def test_data_lint_passes_eos_on_alpaca_with_both_real_templates(
+    file: str, real: dict[str, Path], gemma_chat_tokenizer: Path, tmp_path: Path
+) -> None:
+    _, smol = _lint(tmp_path / "smol", file, real["smollm2-135m-instruct"])
+    assert smol["eos_trained"]["status"] != "fail", smol["eos_trained"]["message"]
+    assert smol["eos_trained"]["status"] == "warn" and "pad token is the eos" in smol["eos_trained"]["message"]
+    assert smol["template_roles"]["status"] == "warn" and "SmolLM" in smol["_template"]["default_system_prompt"]
+    assert smol["special_tokens_atomic"]["status"] == "pass" and smol["chat_template"]["status"] == "pass"
+    _, gemma = _lint(tmp_path / "gemma", file, gemma_chat_tokenizer)
+    assert gemma["eos_trained"]["status"] == "pass", gemma["eos_trained"]["message"]
+    assert gemma["_template"]["system_folded_into_user"] is True and gemma["chat_template"]["status"] == "pass"
+
+
+def test_gemma_template_refuses_the_tool_role(gemma_chat_tokenizer: Path, tmp_path: Path) -> None:
+    code, checks = _lint(tmp_path, "glaive_toolcall_en_demo.json", gemma_chat_tokenizer)
+    assert code == 1 and checks["chat_template"]["status"] == "fail"
+    assert "tool" in checks["_template"]["unrenderable_roles"]
