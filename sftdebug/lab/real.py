@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import importlib
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 from sftdebug.core.errors import UsageError
@@ -41,23 +41,31 @@ GEMMA3_CHAT_TEMPLATE = (
 )
 
 
-def _package(name: str) -> object:
-    try:
-        return importlib.import_module(REAL_MODELS[name][1])
-    except ImportError:
-        raise UsageError(f"the real model {name} is not installed: run `make real`") from None
+def _missing(name: str) -> UsageError:
+    return UsageError(f"the real model {name} is not installed: run `make real`")
 
 
 def gguf_path(name: str) -> Path:
     """The GGUF file of a real model (Gemma's is assembled from its chunk packages once)."""
     if name not in REAL_MODELS:
         raise UsageError(f"unknown real model {name!r} (have: {', '.join(REAL_MODELS)})")
-    package = _package(name)
+    module = REAL_MODELS[name][1]
     if name == "smollm2-135m-instruct":
-        return Path(str(resources.files(REAL_MODELS[name][1]) / SMOLLM2_FILE))
-    target = cache_root().parent / "downloads" / package.MODEL_NAME  # type: ignore[attr-defined]
+        # Found, not imported: the package's own code needs the `llm` CLI, installed without its dependencies.
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise _missing(name)
+        path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+        if not path.is_file():
+            raise _missing(name)
+        return path
+    try:
+        package = importlib.import_module(module)
+    except ImportError:
+        raise _missing(name) from None
+    target = cache_root().parent / "downloads" / package.MODEL_NAME
     if not target.is_file():
-        package.assemble(target)  # type: ignore[attr-defined]
+        package.assemble(target)
     return target
 
 

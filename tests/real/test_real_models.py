@@ -69,3 +69,36 @@ def test_gemma_template_refuses_the_tool_role(gemma_chat_tokenizer: Path, tmp_pa
     code, checks = _lint(tmp_path, "glaive_toolcall_en_demo.json", gemma_chat_tokenizer)
     assert code == 1 and checks["chat_template"]["status"] == "fail"
     assert "tool" in checks["_template"]["unrenderable_roles"]
+
+
+def test_hallucination_on_real_models_agrees_across_engines(real: dict[str, Path], tmp_path: Path) -> None:
+    """Gemma-3-270m continues the built-in English facts, SmolLM2 answers them through ChatML (different
+    families: an exercise of the pipeline on real models, not a measurement of SFT damage). The transformers
+    and vLLM engines give the same verdict on every probe."""
+    from sftdebug.core.runs import read_records
+
+    summaries, verdicts = {}, {}
+    for engine in ("hf", "vllm"):
+        out = tmp_path / engine
+        argv = ["hallucination", "--base", str(real["gemma-3-270m"]), "--sft", str(real["smollm2-135m-instruct"])]
+        proc = sftdebug(*argv, "--builtin", "en", "--limit", "40", "--engine", engine, "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        summaries[engine] = json.loads((out / "summary.json").read_text())
+        verdicts[engine] = {r["probe_id"]: r["verdict"] for r in read_records(out)}
+    assert verdicts["hf"] == verdicts["vllm"]
+    s = summaries["hf"]
+    assert s["base_accuracy"] > 0.3, "Gemma-3-270m knows real facts (with <bos>)"
+    assert s["sft_accuracy"] > 0.3
+    assert not any("cannot stop" in w for w in s["warnings"]), "SmolLM2 stops; long answers are not 'cannot stop'"
+
+
+def test_a_gguf_file_is_accepted_as_a_model_and_the_run_says_so(real: dict[str, Path], tmp_path: Path) -> None:
+    from sftdebug.lab.real import gguf_path
+
+    gguf = gguf_path("smollm2-135m-instruct")
+    proc = sftdebug("generate", "--model", str(gguf), "--prompt", "Hi!", "--chat", "--max-new-tokens", "4",
+                    "--out", str(tmp_path / "gen"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((tmp_path / "gen" / "config.json").read_text())
+    conversion = config["gguf_conversions"][str(gguf)]
+    assert conversion["dequantised_to"] == "float32" and conversion["folder"] == str(real["smollm2-135m-instruct"])
