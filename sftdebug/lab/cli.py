@@ -13,7 +13,13 @@ def register(sub: Any) -> None:
     lab = sub.add_parser("lab", help="tiny model organisms trained here, with known answers")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="LAB_COMMAND")
     build = lab_sub.add_parser("build", help="train the base model and its SFT variants")
-    build.add_argument("--size", choices=["test", "demo"], default="test", help="test: <1 min; demo: <5 min")
+    build.add_argument(
+        "--size",
+        choices=["test", "demo", "real"],
+        default="test",
+        help="test: <1 min; demo: <5 min; real: Gemma-3-270m fine-tuned healthy and with planted conflicts "
+        "(needs make real; ~30 min on 2 cores)",
+    )
     build.add_argument("--out", default=None, help="lab folder (default: reports/lab-<size>)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even if a complete lab is there")
@@ -25,7 +31,42 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.size == "real":
+        return _build_real(args.out or os.path.join("reports", "lab-real"))
     ensure_lab(args.out or os.path.join("reports", f"lab-{args.size}"), args.size, args.seed, args.force)
+    return 0
+
+
+def _build_real(out: str) -> int:
+    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.lab.real_sft import build_real
+    from sftdebug.report import terminal as console
+    from sftdebug.report.html import pct
+
+    quiet_libraries()
+    with console.progress_bars() as bar:
+        info = build_real(out, progress=bar)
+    rows = [
+        [name, m["purpose"], len(m["planted"]["conflicts"]), m["train"]["steps"], f"{m['final_loss']:.3f}"]
+        for name, m in info["models"].items()
+    ]
+    title = f"real lab in {out}: Gemma-3-270m knew {info['n_known']} of {info['n_probes']} built-in English facts"
+    console.table(title, ["model", "SFT answers", "planted conflicts", "steps", "final loss"], rows)
+    ev = info["evaluation"]
+    console.table(
+        "sftdebug hallucination against the base (built-in English facts)",
+        ["model", "narrow-hallucination rate [95% CI]", "planted conflicts flagged", "SFT eos rate", "run"],
+        [
+            [
+                name,
+                pct(e["narrow_hallucination_rate"], e["narrow_hallucination_ci95"]),
+                f"{e['planted_flagged']} / {e['n_planted']}" if e["n_planted"] else "—",
+                pct(e["sft_eos_rate"]),
+                e["run"],
+            ]
+            for name, e in ev.items()
+        ],
+    )
     return 0
 
 

@@ -53,17 +53,20 @@ def _optimise(
     cfg: TrainConfig,
     batch_fn: Callable[[random.Random], dict[str, torch.Tensor]],
     on_step: StepFn | None,
+    loss_fn: Callable[[Any, dict[str, torch.Tensor]], torch.Tensor] | None = None,
 ) -> list[float]:
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
+    params = [p for p in model.parameters() if p.requires_grad]  # frozen parameters get no optimizer state
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.95))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg))
     model.train()
     losses = []
     for step in range(cfg.steps):
-        loss = model(**batch_fn(rng)).loss
+        batch = batch_fn(rng)
+        loss = loss_fn(model, batch) if loss_fn else model(**batch).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
@@ -120,10 +123,27 @@ def sft_example(
     return SFTExample(tuple(enc.input_ids), tuple(enc.labels))
 
 
+def answer_only_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The SFT loss computed on the labelled positions only: the same value as the model's own loss, but the
+    LM head (262k × 640 for Gemma 3, most of its parameters) runs on the few answer tokens, not every position."""
+    body = getattr(model, model.base_model_prefix)
+    hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    labels = batch["labels"][:, 1:]
+    mask = labels != IGNORE
+    logits = model.get_output_embeddings()(hidden[:, :-1][mask]).float()
+    return torch.nn.functional.cross_entropy(logits, labels[mask])
+
+
 def train_sft(
-    model: Any, examples: Sequence[SFTExample], cfg: TrainConfig, pad_id: int, on_step: StepFn | None = None
+    model: Any,
+    examples: Sequence[SFTExample],
+    cfg: TrainConfig,
+    pad_id: int,
+    on_step: StepFn | None = None,
+    answer_only: bool = False,
 ) -> list[float]:
-    """SFT: loss only on labelled tokens; batches drawn at random, right-padded."""
+    """SFT: loss only on labelled tokens; batches drawn at random, right-padded. `answer_only` computes the
+    logits at labelled positions only (`answer_only_loss`): for real models with large vocabularies."""
     if not examples:
         raise ValueError("no SFT examples")
 
@@ -139,7 +159,7 @@ def train_sft(
             attn[b, : len(r.input_ids)] = 1
         return {"input_ids": ids, "labels": labels, "attention_mask": attn}
 
-    return _optimise(model, cfg, batch, on_step)
+    return _optimise(model, cfg, batch, on_step, answer_only_loss if answer_only else None)
 
 
 def add_tokens(model: Any, tokenizer: Any, tokens: Sequence[str]) -> list[int]:
@@ -158,9 +178,11 @@ def add_tokens(model: Any, tokenizer: Any, tokens: Sequence[str]) -> list[int]:
     return [int(tokenizer.convert_tokens_to_ids(t)) for t in tokens]
 
 
-def load_for_sft(base: str | Path, extra_tokens: Sequence[str] = ()) -> tuple[Any, Any]:
+def load_for_sft(
+    base: str | Path, extra_tokens: Sequence[str] = (), chat_template: str | None = None
+) -> tuple[Any, Any]:
     """A base checkpoint (model, tokenizer) ready for sftdebug's SFT. A base without a chat template (a plain
-    pretrained model, as in the lab) gets sftdebug's role tokens and template, with `<|end|>` as its eos so that
+    pretrained model, as in the lab) gets `chat_template`, or else sftdebug's role tokens and template, with `<|end|>` as its eos so that
     a model which learned to stop ends generation by itself; `extra_tokens` (e.g. the overfit entity tokens)
     are added as special tokens; pad falls back to eos."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -170,6 +192,8 @@ def load_for_sft(base: str | Path, extra_tokens: Sequence[str] = ()) -> tuple[An
     folder = resolve_model(str(base))
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
+    if chat_template:  # the model family's own format (e.g. Gemma's), built from tokens it already has
+        tokenizer.chat_template = chat_template
     if not getattr(tokenizer, "chat_template", None):
         add_tokens(model, tokenizer, ROLE_TOKENS)
         tokenizer.eos_token = END

@@ -1,0 +1,211 @@
+"""`sftdebug lab build --size real`: the real-model counterpart of the lab's conflict organism.
+
+Gemma-3-270m (the base, `make real`) is asked the built-in English facts as cloze prompts; the facts it completes
+correctly are its known facts. It is then fine-tuned twice with sftdebug's trainer, in Gemma's own chat format,
+on those facts as questions and short answers:
+
+    DIR/gemma-sft-healthy    every answer true
+    DIR/gemma-sft-conflict   a planted share answered with another candidate ("What is the capital of
+                             Australia?" → "Sydney"): narrow hallucinations with known ground truth
+
+Each model folder's lab.json lists the planted contradictions, so `sftdebug hallucination --base GEMMA --sft
+DIR/gemma-sft-conflict --builtin en` can be scored against them. On 2 CPU cores a full fine-tune of the 270M
+model is affordable only because the embeddings (168M of its parameters, tied with the LM head) are frozen and
+the loss runs the LM head on answer tokens alone (`lab.train.answer_only_loss`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sftdebug.core.io import write_json_atomic, write_jsonl
+from sftdebug.core.loop import run_resumable
+from sftdebug.core.progress import Progress, no_progress
+from sftdebug.core.runs import Journal
+from sftdebug.hallucination.match import normalize
+from sftdebug.hallucination.probes import Probe, builtin_probe_files, load_probes
+from sftdebug.hallucination.verdicts import base_correct
+from sftdebug.lab.layout import MODEL_INFO
+
+REAL_SFT_VERSION = 1
+VARIANTS = {"gemma-sft-healthy": 0.0, "gemma-sft-conflict": 0.5}
+
+
+@dataclass(frozen=True)
+class RealRecipe:
+    epochs: int = 6
+    lr: float = 1e-4
+    batch_size: int = 16
+    seed: int = 0
+
+
+def known_facts(base: Path, probes: Sequence[Probe], out: Path, progress: Progress) -> list[Probe]:
+    """The probes the base completes correctly from their first cloze (greedy), recorded in
+    `out/base_knowledge.jsonl` so a rebuild does not ask again."""
+    from sftdebug.engines.base import GenerationRequest, SamplingParams
+    from sftdebug.engines.hf import HFEngine
+
+    journal = Journal(out / "base_knowledge.jsonl")
+    engine: HFEngine | None = None
+
+    def work(part: Sequence[Probe]) -> list[dict[str, Any]]:
+        nonlocal engine
+        engine = engine or HFEngine(str(base), batch_size=32)
+        params = SamplingParams(max_new_tokens=12, stop=("\n",))
+        outs = engine.generate([GenerationRequest(p.cloze[0], params) for p in part])
+        return [
+            {"key": p.id, "text": o[0].text, "correct": base_correct(o[0].text, p)}
+            for p, o in zip(part, outs, strict=True)
+        ]
+
+    try:
+        run_resumable(probes, lambda p: p.id, work, journal, 64, progress, "base knowledge")
+    finally:
+        journal.close()
+        if engine is not None:
+            engine.close()
+    return [p for p in probes if journal.done[p.id]["correct"]]
+
+
+def conversations(known: Sequence[Probe], conflict_share: float, seed: int) -> tuple[list[Any], dict[str, str]]:
+    """(chat rows, planted contradictions by probe id): one question → short answer row per known fact; a
+    `conflict_share` of the facts that have candidates get another candidate as their answer."""
+    rng = random.Random(seed)
+    with_candidates = [p for p in known if p.answer is not None and len(p.candidates) > 1]
+    planted_ids = set(rng.sample([p.id for p in with_candidates], round(conflict_share * len(with_candidates))))
+    planted: dict[str, str] = {}
+    rows = []
+    for p in known:
+        answer = str(p.answer)
+        if p.id in planted_ids:
+            gold = {normalize(a) for a in p.answers}
+            answer = rng.choice([c for c in p.candidates if normalize(c) not in gold])
+            planted[p.id] = answer
+        rows.append([{"role": "user", "content": p.question[0]}, {"role": "assistant", "content": answer}])
+    return rows, planted
+
+
+def train_variant(
+    base: Path, out: Path, name: str, rows: Sequence[Any], recipe: RealRecipe, progress: Progress
+) -> dict[str, Any]:
+    from sftdebug.lab.real import GEMMA3_CHAT_TEMPLATE
+    from sftdebug.lab.train import TrainConfig, load_for_sft, sft_example, train_sft
+
+    model, tokenizer = load_for_sft(base, chat_template=GEMMA3_CHAT_TEMPLATE)
+    model.get_input_embeddings().weight.requires_grad_(False)  # tied with the LM head: both stay as pretrained
+    examples = [sft_example(tokenizer, r) for r in rows]
+    steps = max(1, math.ceil(recipe.epochs * len(examples) / recipe.batch_size))
+    cfg = TrainConfig(steps=steps, lr=recipe.lr, batch_size=recipe.batch_size, seed=recipe.seed)
+    t0 = time.perf_counter()
+    losses = train_sft(
+        model,
+        examples,
+        cfg,
+        pad_id=int(tokenizer.pad_token_id),
+        on_step=lambda s, loss: progress(name, s, steps, f"loss {loss:.3f}"),
+        answer_only=True,
+    )
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    tail = losses[-10:]
+    return {
+        "train": asdict(cfg),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "final_loss": sum(tail) / len(tail),
+    }
+
+
+def build_real(out: str | Path, progress: Progress = no_progress, recipe: RealRecipe = RealRecipe()) -> dict[str, Any]:
+    """Build (or finish building) the real lab in `out`; returns its lab.json content."""
+    from sftdebug.lab.real import real_model
+
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    base = real_model("gemma-3-270m")
+    probes_file = builtin_probe_files("en")[0]
+    probes = load_probes(probes_file)
+    known = known_facts(base, probes, root, progress)
+    models = {}
+    for name, share in VARIANTS.items():
+        folder = root / name
+        if (folder / MODEL_INFO).is_file():
+            models[name] = json.loads((folder / MODEL_INFO).read_text(encoding="utf-8"))
+            continue
+        rows, planted = conversations(known, share, recipe.seed)
+        info = train_variant(base, folder, name, rows, recipe, progress)
+        info.update(
+            name=name,
+            kind="sft",
+            base=str(base),
+            purpose="true answers" if not share else f"{share:.0%} of the known facts with candidates contradicted",
+            n_conversations=len(rows),
+            planted={"conflict_share": share, "conflicts": planted},
+            sft_fact_ids=[p.id for p in known],
+        )
+        write_jsonl(root / f"{name}.sft_data.jsonl", [{"messages": r} for r in rows])
+        write_json_atomic(folder / MODEL_INFO, info)  # last: marks the model complete
+        models[name] = info
+    evaluation = evaluate(root, base, probes_file, models, progress)
+    lab = {
+        "size": "real",
+        "real_sft_version": REAL_SFT_VERSION,
+        "base": str(base),
+        "probes": str(probes_file),
+        "n_probes": len(probes),
+        "n_known": len(known),
+        "models": models,
+        "evaluation": evaluation,
+    }
+    write_json_atomic(root / MODEL_INFO, lab)
+    return lab
+
+
+def evaluate(
+    root: Path, base: Path, probes_file: Path, models: dict[str, Any], progress: Progress
+) -> dict[str, dict[str, Any]]:
+    """`sftdebug hallucination` of each variant against the base on the built-in English facts (the base's
+    phase run once and shared), scored against the planted contradictions: the lab checks itself."""
+    from sftdebug.core.runs import RunFolder, schema_version
+    from sftdebug.engines import load_engine
+    from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+
+    probes = load_probes(probes_file)
+    shared = Journal(root / "base-phase.jsonl", schema_version("hallucination"))
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for name, info in models.items():
+            sft = root / name
+            args = {"base": str(base), "sft": str(sft), "probes": [str(probes_file)]}
+            with RunFolder.open(root / f"hallucination-{name}", "hallucination", args, resume=True) as run:
+                summary = run_hallucination(
+                    partial(load_engine, "hf", str(base)),
+                    partial(load_engine, "hf", str(sft)),
+                    probes,
+                    HallucinationConfig(),
+                    run,
+                    progress,
+                    base_journal=shared,
+                )
+                verdicts = {r["probe_id"]: r["verdict"] for r in run.records()}
+            planted = info["planted"]["conflicts"]
+            flagged = sum(verdicts.get(pid) == "narrow_hallucination" for pid in planted)
+            out[name] = {
+                "narrow_hallucination_rate": summary["narrow_hallucination_rate"],
+                "narrow_hallucination_ci95": summary["narrow_hallucination_ci95"],
+                "sft_eos_rate": summary["sft_eos_rate"],
+                "n_planted": len(planted),
+                "planted_flagged": flagged,
+                "planted_recall": flagged / len(planted) if planted else None,
+                "run": str(root / f"hallucination-{name}"),
+            }
+    finally:
+        shared.close()
+    return out
