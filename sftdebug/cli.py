@@ -15,6 +15,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sftdebug.core.errors import EngineError, UsageError
 
@@ -34,10 +35,20 @@ COMMANDS = {
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as the one line every other input error is (the usage stays under --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        from sftdebug.report.terminal import error
+
+        error(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise SystemExit(EXIT_USAGE)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from sftdebug import __version__
 
-    parser = argparse.ArgumentParser(prog="sftdebug", description="Diagnostics for supervised-fine-tuned LLMs.")
+    parser = _Parser(prog="sftdebug", description="Diagnostics for supervised-fine-tuned LLMs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="version", version=f"sftdebug {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -75,6 +86,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         error("interrupted; finished records are saved: rerun with --resume to continue")
         return EXIT_INTERRUPTED
+    except Exception as exc:  # not a mistake of the user's: say so, in one line, and keep the traceback
+        if args.debug:
+            raise
+        from sftdebug.report.terminal import error
+
+        first = (str(exc).splitlines() or [""])[0][:200]
+        error(f"internal error, this is a bug: {type(exc).__name__}: {first} (traceback: {_save_traceback()})")
+        return EXIT_FAILED
+
+
+def _save_traceback() -> str:
+    """The current exception's traceback in a temporary file (its path goes in the one-line message)."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="sftdebug-crash-", suffix=".txt", delete=False) as fh:
+        traceback.print_exc(file=fh)
+    return fh.name
 
 
 if __name__ == "__main__":

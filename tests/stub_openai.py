@@ -3,7 +3,9 @@
 The first token of a streamed answer arrives B0 + B1·p seconds after the request (p = prompt words, which
 is what the stub reports as `usage.prompt_tokens`), each further token K seconds later. Faults are queued
 per request: "500", "429", "drop" (the stream stops mid-way without [DONE]), "hang" (no answer until the
-client's timeout), "400", "hiccup" (the first token 1 s late, as behind another job on a shared machine).
+client's timeout), "400", "hiccup" (the first token 1 s late, as behind another job on a shared machine),
+"429-retry-after" (429 with `Retry-After: 1`), "malformed" (a garbled SSE event mid-stream), "echo-auth" (a 500
+whose body quotes the request's Authorization header, as some proxies do).
 
     with StubServer(model="stub", b0=0.02, b1=0.0005, k=0.004) as stub:
         engine = OpenAIEngine("stub", endpoint=stub.url)
@@ -28,8 +30,14 @@ class StubServer:
         k: float = 0.0,
         answer_tokens: int = 5,
         api_key: str | None = None,
+        fault_mix: dict[str, float] | None = None,
+        seed: int = 0,
     ) -> None:
+        """`fault_mix`: fault -> probability, drawn (seeded) for every request once the queue is empty."""
+        import random
+
         self.model, self.b0, self.b1, self.k = model, b0, b1, k
+        self.fault_mix, self._rng = fault_mix or {}, random.Random(seed)
         self.answer_tokens, self.api_key = answer_tokens, api_key
         self.faults: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
@@ -48,7 +56,14 @@ class StubServer:
 
     def next_fault(self) -> str | None:
         with self._lock:
-            return self.faults.popleft() if self.faults else None
+            if self.faults:
+                return self.faults.popleft()
+            u, edge = self._rng.random(), 0.0
+            for fault, p in self.fault_mix.items():
+                edge += p
+                if u < edge:
+                    return fault
+            return None
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self
@@ -85,6 +100,17 @@ class StubServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append({"path": self.path, **body})
                 fault = stub.next_fault()
+                if fault == "429-retry-after":
+                    body_bytes = json.dumps({"error": {"message": "slow down"}}).encode()
+                    self.send_response(429)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", str(len(body_bytes)))
+                    self.end_headers()
+                    self.wfile.write(body_bytes)
+                    return
+                if fault == "echo-auth":
+                    self._json(500, {"error": {"message": f"upstream refused: {self.headers.get('Authorization')}"}})
+                    return
                 if fault and fault.isdigit():
                     self._json(int(fault), {"error": {"message": f"injected {fault}"}})
                     return
@@ -97,9 +123,11 @@ class StubServer:
                 if body.get("echo"):
                     self._json(400, {"error": {"message": "echo is not supported"}})
                     return
-                self._stream(body, drop=fault == "drop", delay=1.0 if fault == "hiccup" else 0.0)
+                self._stream(
+                    body, drop=fault == "drop", delay=1.0 if fault == "hiccup" else 0.0, garble=fault == "malformed"
+                )
 
-            def _stream(self, body: dict[str, Any], drop: bool, delay: float = 0.0) -> None:
+            def _stream(self, body: dict[str, Any], drop: bool, delay: float = 0.0, garble: bool = False) -> None:
                 chat = self.path.endswith("/chat/completions")
                 text = " ".join(m["content"] for m in body["messages"]) if chat else body["prompt"]
                 p = len(text.split())
@@ -115,6 +143,9 @@ class StubServer:
                         self.wfile.flush()
                         self.close_connection = True
                         return
+                    if garble and i == n // 2:
+                        self.wfile.write(b'data: {"choices": [{"text": " tok\n\n')
+                        self.wfile.flush()
                     piece = f" tok{i}"
                     choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
                     last = i == n - 1

@@ -74,7 +74,9 @@ def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[st
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.engine == "openai":
-        endpoint = (getattr(args, f"{side}_endpoint", None) if side else None) or args.endpoint
+        from sftdebug.engines.openai import check_endpoint
+
+        endpoint = check_endpoint((getattr(args, f"{side}_endpoint", None) if side else None) or args.endpoint)
         if args.concurrency < 1 or args.timeout <= 0:
             raise UsageError("--concurrency must be >= 1 and --timeout > 0")
         return {
@@ -138,13 +140,13 @@ def parse_fail_above(specs: list[str]) -> dict[str, float]:
     return gates
 
 
-def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None) -> int:
+def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None, what: str = "requests") -> int:
     """3 when a `--fail-above` gate fails, else 1 when requests failed (retry with --resume), else 0."""
     from sftdebug.report import terminal as console
 
     code = check_gates(gates or {}, summary)
     if summary.get("n_failed"):
-        console.error(f"{summary['n_failed']} requests failed and are not in the results: rerun with --resume")
+        console.error(f"{summary['n_failed']} {what} failed and are not in the results: rerun with --resume")
         code = code or 1
     return code
 

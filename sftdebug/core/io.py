@@ -30,13 +30,22 @@ def json_lines(text: str) -> Iterator[tuple[int, Any]]:
             yield n, json.loads(line)
         except json.JSONDecodeError as exc:
             yield n, BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})")
+        except RecursionError:
+            yield n, BadLine("JSON nested too deeply to read")
 
 
 def read_text(path: str | Path) -> str:
+    """A user's text file; a missing file, a folder or bytes that are not UTF-8 are one-line UsageErrors."""
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"{p}: no such file")
-    return p.read_text(encoding="utf-8")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = p.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            f"{p}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8"
+        ) from None
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

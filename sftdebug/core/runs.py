@@ -139,6 +139,15 @@ class RunFolder:
         path = Path(path)
         clean_args = {k: v for k, v in args.items() if k not in SECRET_ARGS}
         cls.precheck(path, resume, overwrite)
+        try:
+            return cls._open(path, kind, clean_args, resume, identity)
+        except OSError as exc:  # --out is a file, read-only, on a full disk...
+            raise UsageError(f"--out {path}: cannot write a run folder there ({exc.strerror or exc})") from None
+
+    @classmethod
+    def _open(
+        cls, path: Path, kind: str, clean_args: dict[str, Any], resume: bool, identity: Iterable[str]
+    ) -> RunFolder:
         if (path / CONFIG).exists() and not resume:
             # Only a folder that sftdebug made (it has config.json) is cleared: never a user's own files.
             for stale in [*path.glob("*.jsonl"), path / CONFIG, path / SUMMARY, path / "report.html"]:
@@ -162,8 +171,14 @@ class RunFolder:
 
     @staticmethod
     def precheck(path: str | Path, resume: bool, overwrite: bool) -> None:
-        """Fail early (before loading models) when `path` holds a run and neither flag says what to do."""
-        if (Path(path) / RECORDS).exists() and not resume and not overwrite:
+        """Fail early (before loading models) when `path` cannot be a run folder, or holds a run and neither
+        flag says what to do."""
+        p = Path(path)
+        if p.exists() and not p.is_dir():
+            raise UsageError(f"--out {p}: is a file, not a folder")
+        if p.is_dir() and not os.access(p, os.W_OK):
+            raise UsageError(f"--out {p}: the folder is not writable")
+        if (p / RECORDS).exists() and not resume and not overwrite:
             raise UsageError(f"{path} already holds a run: pass --resume to continue it or --overwrite")
 
     @staticmethod

@@ -307,13 +307,21 @@ def check_domain(records: Sequence[Record], by_field: bool) -> Record:
     return _check("domain_concentration", status, top_n, msg, largest=top, largest_share=share, shares=dict(counts))
 
 
-def check_rows(n_rows: int, bad: Sequence[tuple[str, str]], unknown_roles: dict[str, int]) -> Record:
+def check_rows(
+    n_rows: int, bad: Sequence[tuple[str, str]], unknown_roles: dict[str, int], max_bad_share: float = 0.05
+) -> Record:
+    """Malformed rows are left out and counted: a warning, or a failure above `max_bad_share` of the file
+    (training on what is left would silently drop that much data)."""
     if not bad:
         return _check("rows", PASS, 0, f"all {n_rows} rows parsed")
-    msg = f"{len(bad)} of {n_rows + len(bad)} rows are malformed and left out"
+    share = len(bad) / (n_rows + len(bad))
+    msg = f"{len(bad)} of {n_rows + len(bad)} rows ({_pct(share)}) are malformed and left out"
     if unknown_roles:
         msg += f" (unknown roles: {', '.join(f'{k} ×{v}' for k, v in unknown_roles.items())})"
-    return _check("rows", WARN, len(bad), msg, [{"row": w, "detail": why} for w, why in bad])
+    status = FAIL if share > max_bad_share else WARN
+    if status == FAIL:
+        msg += f": over the {_pct(max_bad_share)} allowed by --max-bad-rows"
+    return _check("rows", status, len(bad), msg, [{"row": w, "detail": why} for w, why in bad])
 
 
 def run_checks(
@@ -326,10 +334,11 @@ def run_checks(
     by_field: bool,
     bad: Sequence[tuple[str, str]] = (),
     unknown_roles: dict[str, int] | None = None,
+    max_bad_share: float = 0.05,
 ) -> list[Record]:
     """Every check, in the order the report shows them."""
     return [
-        check_rows(len(records), bad, unknown_roles or {}),
+        check_rows(len(records), bad, unknown_roles or {}, max_bad_share),
         check_chat_template(records, facts),
         check_template_roles(records, facts),
         check_special_tokens(records, facts),

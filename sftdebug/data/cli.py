@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
     p.add_argument("--train-on-prompt", action="store_true", help="prompt tokens take loss too")
     p.add_argument("--domain-field", default=None, help="row field naming each row's domain (default: detect)")
     p.add_argument("--show", type=int, default=3, help="rows shown token by token (default 3)")
+    p.add_argument(
+        "--max-bad-rows", type=float, default=0.05, help="share of malformed rows above which the lint fails (0.05)"
+    )
     p.add_argument("--trust-remote-code", action="store_true", help="allow the tokenizer's own Python code")
     add_run_args(p, "data")
     p.set_defaults(run=run)
@@ -39,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_len < 1 or args.show < 0:
         raise UsageError("--max-len must be >= 1 and --show >= 0")
+    if not 0 <= args.max_bad_rows <= 1:
+        raise UsageError(f"--max-bad-rows must be a share between 0 and 1, got {args.max_bad_rows}")
     data = load_sft_file(args.file, args.format, args.domain_field)
     out = args.out or default_out("data")
     RunFolder.precheck(out, args.resume, args.overwrite)
@@ -94,6 +99,7 @@ def _lint(
         train_on_prompt=opts.train_on_prompt,
         by_field=args.domain_field is not None,
         bad=bad,
+        max_bad_share=args.max_bad_rows,
         unknown_roles=dict(data.unknown_roles),
     )
     summary = {

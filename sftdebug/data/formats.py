@@ -75,6 +75,10 @@ def iter_objects(path: str | Path) -> Iterator[tuple[int, Any]]:
             rows = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except RecursionError:
+            raise UsageError(f"{path}: JSON nested too deeply to read") from None
+        if not isinstance(rows, list):
+            raise UsageError(f"{path}: expected a JSON array of rows")
         yield from enumerate(rows, 1)
         return
     yield from json_lines(text)

@@ -22,7 +22,7 @@ from sftdebug.core.chat import stop_ids
 from sftdebug.core.errors import UsageError
 from sftdebug.engines.base import Completion, EngineInfo, GenerationRequest, SamplingParams, Score, ScoreRequest, Timing
 from sftdebug.engines.local import LocalEngine
-from sftdebug.engines.source import resolve_model
+from sftdebug.engines.source import load_error, resolve_model
 
 SCORE_BATCH_FACTOR = 4
 
@@ -74,10 +74,13 @@ class HFEngine(LocalEngine):
         if dev.type == "cpu":
             # Leave a core to the rest of the machine: on a shared 2-core box, 2 threads lose to 1 badly.
             torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-        model_obj: Any = AutoModelForCausalLM.from_pretrained(
-            folder, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
-        )
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+            model_obj: Any = AutoModelForCausalLM.from_pretrained(
+                folder, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+            )
+        except Exception as exc:  # a truncated safetensors file, custom code, an unknown architecture...
+            raise UsageError(load_error(model, exc)) from exc
         self._setup(model, model_obj, tokenizer, dev, batch_size, str(folder))
 
     @classmethod

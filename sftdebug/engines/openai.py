@@ -15,8 +15,10 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,8 +44,31 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
 
+MAX_RETRY_AFTER_S = 60.0  # a server's Retry-After is honoured up to this
+
+
 class _Retryable(Exception):
-    pass
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def check_endpoint(endpoint: str | None) -> str:
+    """The endpoint URL, or a one-line UsageError (checked before any run folder is written)."""
+    if not endpoint:
+        raise UsageError("--engine openai needs --endpoint URL (e.g. http://127.0.0.1:8000)")
+    if not endpoint.startswith(("http://", "https://")) or not urllib.parse.urlparse(endpoint).hostname:
+        raise UsageError(f"--endpoint {endpoint!r}: expected an http:// or https:// URL with a host")
+    return endpoint
+
+
+def _retry_after(exc: urllib.error.HTTPError) -> float | None:
+    """Seconds from a Retry-After header (delay-seconds form), capped; None when absent or a date."""
+    value = exc.headers.get("Retry-After") if exc.headers else None
+    try:
+        return min(MAX_RETRY_AFTER_S, max(0.0, float(value))) if value is not None else None
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -72,10 +97,7 @@ class OpenAIEngine:
         trust_remote_code: bool = False,
         check: bool = True,
     ) -> None:
-        if not endpoint:
-            raise UsageError("--engine openai needs --endpoint URL (e.g. http://127.0.0.1:8000)")
-        if not endpoint.startswith(("http://", "https://")):
-            raise UsageError(f"--endpoint {endpoint!r}: expected an http:// or https:// URL")
+        endpoint = check_endpoint(endpoint)
         self.name = model
         self.base = endpoint.rstrip("/").removesuffix("/v1")
         self.api_key = api_key
@@ -122,6 +144,13 @@ class OpenAIEngine:
                 f"model {self.name!r} is not served by {self.base} (served: {', '.join(map(str, served))})"
             )
 
+    def redact(self, text: str) -> str:
+        """Error text with the API key (and any bearer token) removed: servers may echo request headers, and
+        errors are written to records.jsonl."""
+        if self.api_key:
+            text = text.replace(self.api_key, "***")
+        return re.sub(r"(?i)bearer\s+[^\s\"',;]+", "Bearer ***", text)
+
     def _with_retries(self, fn: Any, *args: Any) -> Any:
         delay = self.backoff
         for attempt in range(self.retries + 1):
@@ -129,9 +158,9 @@ class OpenAIEngine:
                 return fn(*args)
             except _Retryable as exc:
                 if attempt == self.retries:
-                    raise EngineError(f"failed after {self.retries + 1} attempts: {exc}") from None
-                log.info("retrying after %s (attempt %d)", exc, attempt + 1)
-                time.sleep(delay)
+                    raise EngineError(self.redact(f"failed after {self.retries + 1} attempts: {exc}")) from None
+                log.debug("retrying after %s (attempt %d)", exc, attempt + 1)
+                time.sleep(exc.retry_after if exc.retry_after is not None else delay)
                 delay *= 2
         raise AssertionError("unreachable")
 
@@ -146,10 +175,10 @@ class OpenAIEngine:
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")[:300]
             if exc.code in RETRY_STATUS:
-                raise _Retryable(f"HTTP {exc.code} {detail}") from None
+                raise _Retryable(f"HTTP {exc.code} {detail}", _retry_after(exc)) from None
             if exc.code == 404 and "model" in detail.lower():
-                raise UsageError(f"{self.base}: model {self.name!r} not found ({detail})") from None
-            raise EngineError(f"HTTP {exc.code} from {self.base}{path}: {detail}") from None
+                raise UsageError(self.redact(f"{self.base}: model {self.name!r} not found ({detail})")) from None
+            raise EngineError(self.redact(f"HTTP {exc.code} from {self.base}{path}: {detail}")) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
             raise _Retryable(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
@@ -163,7 +192,12 @@ class OpenAIEngine:
             if data == b"[DONE]":
                 done = True
                 break
-            obj = json.loads(data)
+            try:
+                obj = json.loads(data)
+            except json.JSONDecodeError:  # a torn or garbled event: the whole answer is asked for again
+                raise _Retryable(f"malformed stream event {data[:60]!r}") from None
+            if not isinstance(obj, dict):
+                raise _Retryable(f"malformed stream event {data[:60]!r}")
             if obj.get("usage"):
                 s.usage = obj["usage"]
             for ch in obj.get("choices") or []:
@@ -215,7 +249,9 @@ class OpenAIEngine:
         try:
             s: _Stream = self._with_retries(self._call, path, body, True)
         except EngineError as exc:
-            return Completion(text="", token_ids=(), prompt_tokens=0, finish_reason="error", error=str(exc))
+            return Completion(
+                text="", token_ids=(), prompt_tokens=0, finish_reason="error", error=self.redact(str(exc))
+            )
         n = int(s.usage.get("completion_tokens", len(s.pieces)))
         finish: FinishReason = "length"
         stop_reason = None

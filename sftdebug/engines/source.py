@@ -91,3 +91,12 @@ def local_folder(name: str) -> Path | None:
         return resolve_model(name)
     except UsageError:
         return None
+
+
+def load_error(name: str, exc: Exception) -> str:
+    """One line for a checkpoint that does not load: what transformers said, and the flag to pass when the
+    checkpoint needs its own code."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    if "trust_remote_code" in str(exc):
+        return f"model {name!r} runs its own code to load: pass --trust-remote-code if you trust it ({first})"
+    return f"model {name!r} cannot be loaded ({type(exc).__name__}: {first})"

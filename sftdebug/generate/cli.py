@@ -73,4 +73,4 @@ def run(args: argparse.Namespace) -> int:
     console.table(f"first completions ({out})", ["id", "sample", "text", "finish"], rows)
     console.kv("summary", summary)
     console.note(f"records: {out}/records.jsonl · report: {build_report([out])}")
-    return exit_code(summary)
+    return exit_code(summary, what="samples")

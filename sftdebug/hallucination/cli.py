@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     report = build_report([out])
     print_summary(summary, out)
     console.note(f"records: {out}/records.jsonl · report: {report}")
-    return exit_code(summary, gates)
+    return exit_code(summary, gates, "probes")
 
 
 def _check_sft_template(args: argparse.Namespace) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sftdebug.core.errors import EngineError
 from sftdebug.core.loop import pending, run_resumable
 from sftdebug.core.progress import Progress
 from sftdebug.core.runs import Journal, RunFolder
@@ -161,7 +162,14 @@ def run_hallucination(
 
     def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         sides = _side(engine, chunk, lambda p: phrasings(p.cloze), cfg.base_max_new_tokens, cfg, stop=("\n",))
-        for side, lps in zip(sides, scoring.logprobs(engine, chunk), strict=True):
+        try:
+            logprobs = scoring.logprobs(engine, chunk)
+        except EngineError as exc:  # scoring requests failed after retries: record failed, --resume retries
+            for side, p in zip(sides, chunk, strict=True):
+                if p.candidates and "status" not in side:
+                    side.update(status="failed", error=str(exc))
+            return sides
+        for side, lps in zip(sides, logprobs, strict=True):
             side["cand_logprobs"] = lps
         return sides
 
@@ -189,7 +197,7 @@ def run_hallucination(
         summary["warnings"].append(scoring.skipped)
     if summary["n_failed"]:
         summary["warnings"].append(
-            f"{summary['n_failed']} probes failed (engine errors): rerun with --resume to retry them"
+            f"{summary['n_failed']} probes failed (engine errors after retries): rerun with --resume to retry them"
         )
     run.write_summary(summary)
     return summary

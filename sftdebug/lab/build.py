@@ -115,7 +115,7 @@ def build_base(out: Path, world: World, size: LabSize, seed: int, progress: Prog
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from sftdebug.lab.train import TrainConfig, pack_blocks, train_lm
+    from sftdebug.lab.train import TrainConfig, pack_blocks, tail_mean, train_lm
 
     docs = pretraining_docs(world, size.docs_per_person, seed)
     tokenizer = train_tokenizer(docs, size.vocab_size)
@@ -150,15 +150,10 @@ def build_base(out: Path, world: World, size: LabSize, seed: int, progress: Prog
         "corpus_tokens": len(stream),
         "blocks": len(blocks),
         "train": asdict(cfg),
-        "final_loss": _tail_mean(losses),
+        "final_loss": round(tail_mean(losses, 20), 4),
     }
     write_json_atomic(out / MODEL_INFO, info)
     return info
-
-
-def _tail_mean(losses: list[float], n: int = 20) -> float:
-    tail = losses[-n:]
-    return round(sum(tail) / len(tail), 4)
 
 
 def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
@@ -193,22 +188,13 @@ def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
 def build_sft(
     base: Path, out: Path, name: str, world: World, size: LabSize, seed: int, progress: Progress
 ) -> dict[str, Any]:
-    from sftdebug.lab.train import TrainConfig, load_for_sft, sft_example, train_sft
+    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean
 
     recipe = _sft_recipes(size)[name]
     model, tokenizer = load_for_sft(base)
     convs, conflicts = sft_conversations(world, recipe["conflict_share"], seed=seed)
-    examples = [sft_example(tokenizer, c) for c in convs]
     cfg = TrainConfig(steps=recipe["steps"], lr=recipe["lr"], batch_size=size.sft_batch, seed=seed)
-    losses = train_sft(
-        model,
-        examples,
-        cfg,
-        pad_id=int(tokenizer.pad_token_id),
-        on_step=lambda s, loss: progress(name, s, cfg.steps, f"loss {loss:.3f}"),
-    )
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    losses = fine_tune(model, tokenizer, convs, cfg, out, progress, name)
     info = {
         "name": name,
         "kind": "sft",
@@ -217,7 +203,7 @@ def build_sft(
         "purpose": recipe["purpose"],
         "train": asdict(cfg),
         "n_conversations": len(convs),
-        "final_loss": _tail_mean(losses),
+        "final_loss": round(tail_mean(losses, 20), 4),
         "planted": {"conflict_share": recipe["conflict_share"], "conflicts": conflicts},
         "sft_fact_ids": sorted(f.id for f in world.facts if f.split == "sft"),
     }

@@ -97,30 +97,15 @@ def train_variant(
     base: Path, out: Path, name: str, rows: Sequence[Any], recipe: RealRecipe, progress: Progress
 ) -> dict[str, Any]:
     from sftdebug.lab.real import GEMMA3_CHAT_TEMPLATE
-    from sftdebug.lab.train import TrainConfig, load_for_sft, sft_example, train_sft
+    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean
 
     model, tokenizer = load_for_sft(base, chat_template=GEMMA3_CHAT_TEMPLATE)
     model.get_input_embeddings().weight.requires_grad_(False)  # tied with the LM head: both stay as pretrained
-    examples = [sft_example(tokenizer, r) for r in rows]
-    steps = max(1, math.ceil(recipe.epochs * len(examples) / recipe.batch_size))
+    steps = max(1, math.ceil(recipe.epochs * len(rows) / recipe.batch_size))
     cfg = TrainConfig(steps=steps, lr=recipe.lr, batch_size=recipe.batch_size, seed=recipe.seed)
     t0 = time.perf_counter()
-    losses = train_sft(
-        model,
-        examples,
-        cfg,
-        pad_id=int(tokenizer.pad_token_id),
-        on_step=lambda s, loss: progress(name, s, steps, f"loss {loss:.3f}"),
-        answer_only=True,
-    )
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    tail = losses[-10:]
-    return {
-        "train": asdict(cfg),
-        "train_seconds": round(time.perf_counter() - t0, 1),
-        "final_loss": sum(tail) / len(tail),
-    }
+    losses = fine_tune(model, tokenizer, rows, cfg, out, progress, name, answer_only=True)
+    return {"train": asdict(cfg), "train_seconds": round(time.perf_counter() - t0, 1), "final_loss": tail_mean(losses)}
 
 
 def build_real(out: str | Path, progress: Progress = no_progress, recipe: RealRecipe = RealRecipe()) -> dict[str, Any]:

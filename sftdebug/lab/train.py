@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch
 
 from sftdebug.core.chat import DEFAULT_CHAT_TEMPLATE, END, ROLE_TOKENS
+from sftdebug.core.progress import Progress, no_progress
 from sftdebug.data.encode import IGNORE, encode_conversation
 
 StepFn = Callable[[int, float], None]  # (step, loss) after every optimizer step; drives progress bars
@@ -160,6 +161,38 @@ def train_sft(
         return {"input_ids": ids, "labels": labels, "attention_mask": attn}
 
     return _optimise(model, cfg, batch, on_step, answer_only_loss if answer_only else None)
+
+
+def fine_tune(
+    model: Any,
+    tokenizer: Any,
+    conversations: Sequence[Sequence[dict[str, str]]],
+    cfg: TrainConfig,
+    out: Path,
+    progress: Progress = no_progress,
+    task: str = "sft",
+    answer_only: bool = False,
+) -> list[float]:
+    """SFT on chat conversations (one example each, see `sft_example`), then the checkpoint saved to `out`
+    (safetensors). Returns the loss of every step."""
+    examples = [sft_example(tokenizer, c) for c in conversations]
+    losses = train_sft(
+        model,
+        examples,
+        cfg,
+        pad_id=int(tokenizer.pad_token_id),
+        on_step=lambda step, loss: progress(task, step, cfg.steps, f"loss {loss:.3f}"),
+        answer_only=answer_only,
+    )
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return losses
+
+
+def tail_mean(losses: Sequence[float], n: int = 10) -> float:
+    """The mean of the last `n` losses: a final loss that one noisy batch does not decide."""
+    tail = losses[-n:]
+    return sum(tail) / len(tail)
 
 
 def add_tokens(model: Any, tokenizer: Any, tokens: Sequence[str]) -> list[int]:

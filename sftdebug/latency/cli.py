@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     report = build_report([out])
     print_summary(summary, out)
     console.note(f"records: {out}/records.jsonl · report: {report}")
-    return exit_code(summary)
+    return exit_code(summary, what="timed requests")
 
 
 def _measure(args: argparse.Namespace, cfg: Any, engine: Any, out: str) -> dict[str, Any]:

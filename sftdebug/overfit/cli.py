@@ -159,6 +159,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
+    if args.n_facts < 2 or args.batch_size < 1:
+        raise UsageError(f"--n-facts must be >= 2 and --batch-size >= 1 (got {args.n_facts}, {args.batch_size})")
     sft_data = args.sft_data or lab_defaults(args.base)[0]
     if sft_data is None:
         raise UsageError("--base is not a lab model: give --sft-data FILE (messages or alpaca rows)")

@@ -37,33 +37,23 @@ def train_setting(
     progress: Progress,
 ) -> dict[str, Any]:
     """Train one checkpoint into `out` (skipped when a finished one is there). Returns its training facts."""
-    from sftdebug.lab.train import TrainConfig, load_for_sft, sft_example, train_sft
+    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean
 
     done = out / "train.json"
     if done.is_file():
         info: dict[str, Any] = json.loads(done.read_text(encoding="utf-8"))
         return info
     model, tokenizer = load_for_sft(base, entities)
-    examples = [sft_example(tokenizer, c) for c in conversations]
-    steps = max(1, math.ceil(epochs * len(examples) / batch))
+    steps = max(1, math.ceil(epochs * len(conversations) / batch))
     cfg = TrainConfig(steps=steps, lr=lr, batch_size=batch, seed=seed)
-    name = f"train e{epochs} lr{lr:g}"
-    losses = train_sft(
-        model,
-        examples,
-        cfg,
-        pad_id=int(tokenizer.pad_token_id),
-        on_step=lambda s, loss: progress(name, s, steps, f"loss {loss:.3f}"),
-    )
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    losses = fine_tune(model, tokenizer, conversations, cfg, out, progress, f"train e{epochs} lr{lr:g}")
     info = {
         "epochs": epochs,
         "lr": lr,
         "steps": steps,
         "batch_size": batch,
-        "n_examples": len(examples),
-        "final_loss": sum(losses[-10:]) / len(losses[-10:]),
+        "n_examples": len(conversations),
+        "final_loss": tail_mean(losses),
     }
     write_json_atomic(done, info)  # last: marks the checkpoint complete
     return info

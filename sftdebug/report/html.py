@@ -9,6 +9,7 @@ only this module writes markup.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,9 @@ details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
 """
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class Markup(str):
     """Markup built by this module from escaped parts: passed through `esc` unchanged."""
 
@@ -43,7 +47,9 @@ class Markup(str):
 def esc(value: Any) -> str:
     if isinstance(value, Markup):
         return value
-    return html.escape("" if value is None else str(value), quote=True)
+    # NUL and other C0 controls are not allowed in HTML text: shown as visible escapes instead.
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", "" if value is None else str(value))
+    return html.escape(text, quote=True)
 
 
 def link(href: str, text: str) -> Markup:

@@ -53,6 +53,27 @@ def test_transient_failures_are_retried(stub: StubServer, faults: list[str]) -> 
     assert len(stub.requests) == len(faults) + 1
 
 
+def test_malformed_event_and_retry_after_are_retried(stub: StubServer) -> None:
+    import time
+
+    stub.faults.extend(["malformed", "429-retry-after"])
+    t0 = time.perf_counter()
+    [[c]] = _engine(stub).generate([GenerationRequest("a b")])
+    assert not c.failed and c.text == " tok0 tok1 tok2 tok3 tok4", "the garbled answer was asked for again, whole"
+    assert len(stub.requests) == 3
+    assert time.perf_counter() - t0 >= 1.0, "the server's Retry-After: 1 was waited for (backoff alone is 0.01 s)"
+
+
+def test_an_error_body_quoting_the_key_is_redacted(stub: StubServer, tmp_path: Path) -> None:
+    stub.faults.extend(["echo-auth"] * 4)
+    e = _engine(stub, api_key="sk-secret-123")
+    with RunFolder.open(tmp_path, "generate", {}) as run:
+        run_generate(e, [PromptItem("q", "a b")], SamplingParams(), run)
+    text = "".join(p.read_text() for p in tmp_path.iterdir() if p.is_file())
+    assert "upstream refused" in text and "Bearer ***" in text
+    assert "sk-secret-123" not in text
+
+
 def test_timeout_is_retried(stub: StubServer) -> None:
     stub.faults.append("hang")
     [[c]] = _engine(stub, timeout=0.5).generate([GenerationRequest("a")])
@@ -120,3 +141,40 @@ def test_cli_with_endpoint_keeps_the_key_out_of_the_run_folder(stub: StubServer,
     for f in tmp_path.iterdir():
         assert "sk-secret-123" not in f.read_text(), f.name
     assert json.loads((tmp_path / "records.jsonl").read_text())["text"].endswith("tok4")
+
+
+@pytest.mark.slow
+def test_hallucination_survives_a_faulty_endpoint(tmp_path: Path) -> None:
+    """20% 5xx, 10% 429, 10% dropped streams, 5% hangs past the timeout, 5% malformed events, 8 requests in
+    flight: the run ends with every probe done or recorded failed, at most two --resume runs finish it, and the
+    verdicts equal a fault-free run's."""
+    from sftdebug.core.runs import read_records
+
+    argv = [
+        "hallucination",
+        "--engine",
+        "openai",
+        "--base",
+        "stub",
+        "--sft",
+        "stub",
+        "--builtin",
+        "en",
+        "--limit",
+        "30",
+    ]
+    clean = tmp_path / "clean"
+    with StubServer(model="stub") as stub:
+        assert sftdebug(*argv, "--endpoint", stub.url, "--out", str(clean)).returncode == 0
+    mix = {"500": 0.1, "503": 0.1, "429": 0.1, "drop": 0.1, "hang": 0.05, "malformed": 0.05}
+    faulty = tmp_path / "faulty"
+    with StubServer(model="stub", fault_mix=mix, seed=1) as stub:
+        run = [*argv, "--endpoint", stub.url, "--concurrency", "8", "--timeout", "1", "--out", str(faulty)]
+        codes = [sftdebug(*run).returncode]
+        while codes[-1] == 1 and len(codes) < 3:
+            codes.append(sftdebug(*run, "--resume").returncode)
+    assert codes[-1] == 0 and set(codes) <= {0, 1}, codes
+    summary = json.loads((faulty / "summary.json").read_text())
+    assert summary["n_failed"] == 0 and summary["n_probes"] == 30
+    verdicts = lambda d: {r["probe_id"]: r["verdict"] for r in read_records(d)}  # noqa: E731
+    assert verdicts(faulty) == verdicts(clean)

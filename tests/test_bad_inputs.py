@@ -1,0 +1,160 @@
+"""Every bad input gets exit 2, one stderr line naming what and where, and an untouched --out: a table of cases
+across all commands (flags, files, models, endpoints, run folders)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import one_line_error, sftdebug
+
+LATIN1 = b'{"id": "q1", "prompt": "caf\xe9"}\n'
+DEEP = b"[" * 10000 + b"]" * 10000 + b"\n"
+
+
+def _file(name: str, data: bytes | str) -> Callable[[Path, Path], str]:
+    def make(tmp: Path, lab: Path) -> str:
+        path = tmp / name
+        path.write_bytes(data if isinstance(data, bytes) else data.encode())
+        return str(path)
+
+    return make
+
+
+def _model(kind: str) -> Callable[[Path, Path], str]:
+    """A broken model folder: no config.json, pickled weights only, or the lab base (no chat template)."""
+
+    def make(tmp: Path, lab: Path) -> str:
+        if kind == "base":
+            return str(lab / "base")
+        folder = tmp / kind
+        shutil.copytree(lab / "sft-healthy", folder)
+        if kind == "no-config":
+            (folder / "config.json").unlink()
+        elif kind == "pickled":
+            (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+        elif kind == "truncated":
+            weights = folder / "model.safetensors"
+            weights.write_bytes(weights.read_bytes()[:1000])
+        return str(folder)
+
+    return make
+
+
+def _run_folder(kind: str) -> Callable[[Path, Path], str]:
+    def make(tmp: Path, lab: Path) -> str:
+        folder = tmp / "run"
+        folder.mkdir()
+        if kind == "corrupt-config":
+            (folder / "config.json").write_text("{not json")
+            (folder / "records.jsonl").write_text("")
+        elif kind == "non-object-records":
+            (folder / "config.json").write_text(json.dumps({"kind": "generate"}))
+            (folder / "records.jsonl").write_text("[1, 2]\n")
+            (folder / "summary.json").write_text(json.dumps({"kind": "generate"}))
+        elif kind == "corrupt-summary":
+            (folder / "config.json").write_text(json.dumps({"kind": "generate"}))
+            (folder / "records.jsonl").write_text(json.dumps({"key": "a"}) + "\n")
+            (folder / "summary.json").write_text("{")
+        return str(folder)
+
+    return make
+
+
+def _out_file(tmp: Path, lab: Path) -> str:
+    path = tmp / "taken"
+    path.write_text("a user's file")
+    return str(path)
+
+
+HAL = ["hallucination", "--base", "{lab}/base", "--sft", "{lab}/sft-healthy"]
+GEN = ["generate", "--model", "{lab}/sft-healthy"]
+LAT = ["latency", "--model", "{lab}/base"]
+DATA = ["data", "{lab}/sft_data.jsonl", "--tokenizer", "{lab}/sft-healthy"]
+
+# (id, argv with {lab}/{x} placeholders, what makes {x}, a phrase the one line must hold)
+CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
+    (
+        "hal-base-missing",
+        ["hallucination", "--base", "./no/such", "--sft", "{lab}/sft-healthy"],
+        None,
+        "does not exist",
+    ),
+    (
+        "hal-sft-no-config",
+        ["hallucination", "--base", "{lab}/base", "--sft", "{x}"],
+        _model("no-config"),
+        "config.json",
+    ),
+    ("hal-sft-pickled", ["hallucination", "--base", "{lab}/base", "--sft", "{x}"], _model("pickled"), "pickled"),
+    ("hal-sft-no-template", ["hallucination", "--base", "{lab}/base", "--sft", "{x}"], _model("base"), "chat template"),
+    ("hal-probes-missing", [*HAL, "--probes", "./nope.jsonl"], None, "no such file"),
+    ("hal-probes-latin1", [*HAL, "--probes", "{x}"], _file("p.jsonl", LATIN1), "not UTF-8"),
+    ("hal-probes-deep", [*HAL, "--probes", "{x}"], _file("p.jsonl", DEEP), "nested too deeply"),
+    ("hal-probes-not-object", [*HAL, "--probes", "{x}"], _file("p.jsonl", "[1]\n"), "expected a JSON object"),
+    ("hal-probes-no-cloze", [*HAL, "--probes", "{x}"], _file("p.jsonl", '{"id": "a", "question": "q?"}\n'), "cloze"),
+    ("hal-probes-bad-json", [*HAL, "--probes", "{x}"], _file("p.jsonl", '{"id": \n'), "p.jsonl:1"),
+    ("hal-limit", [*HAL, "--limit", "-1"], None, "--limit"),
+    ("hal-samples", [*HAL, "--samples", "-1"], None, "--samples"),
+    ("hal-temperature", [*HAL, "--temperature", "0"], None, "--temperature"),
+    ("hal-gate", [*HAL, "--fail-above", "narrow=abc"], None, "METRIC=NUMBER"),
+    ("hal-batch", [*HAL, "--batch-size", "0"], None, "--batch-size"),
+    ("hal-threads", [*HAL, "--threads", "0"], None, "--threads"),
+    ("hal-ftp", [*HAL, "--engine", "openai", "--endpoint", "ftp://host"], None, "http"),
+    ("hal-no-host", [*HAL, "--engine", "openai", "--endpoint", "http://"], None, "with a host"),
+    ("hal-out-is-file", [*HAL, "--out", "{x}"], _out_file, "is a file"),
+    ("hal-bad-engine", [*HAL, "--engine", "tgi"], None, "--engine"),
+    ("gen-model-missing", ["generate", "--model", "./no/such", "--prompt", "x"], None, "does not exist"),
+    ("gen-truncated-weights", ["generate", "--model", "{x}", "--prompt", "x"], _model("truncated"), "cannot be loaded"),
+    ("gen-prompts-latin1", [*GEN, "--prompts", "{x}"], _file("q.jsonl", LATIN1), "q.jsonl:1: not UTF-8"),
+    ("gen-prompts-no-prompt", [*GEN, "--prompts", "{x}"], _file("q.jsonl", '{"id": 1}\n'), "needs a non-empty"),
+    ("gen-prompts-dup", [*GEN, "--prompts", "{x}"], _file("q.jsonl", '{"id": 1, "prompt": "a"}\n' * 2), "duplicate"),
+    ("gen-n", [*GEN, "--prompt", "x", "--n", "0"], None, "n must be"),
+    ("gen-top-p", [*GEN, "--prompt", "x", "--top-p", "0"], None, "top_p"),
+    ("lat-repeats", [*LAT, "--repeats", "0"], None, "--repeats"),
+    ("lat-cot", [*LAT, "--cot", "-1"], None, "--cot"),
+    ("lat-prompt-lens", [*LAT, "--prompt-lens", "0"], None, "--prompt-lens"),
+    ("lat-too-long", [*LAT, "--prompt-lens", "1024"], None, "positions"),
+    ("data-missing", ["data", "./nope.json", "--tokenizer", "{lab}/sft-healthy"], None, "no such file"),
+    ("data-latin1", ["data", "{x}", "--tokenizer", "{lab}/sft-healthy"], _file("d.jsonl", LATIN1), "not UTF-8"),
+    ("data-array-torn", ["data", "{x}", "--tokenizer", "{lab}/sft-healthy"], _file("d.json", '[{"a": 1},'), "d.json:1"),
+    ("data-deep", ["data", "{x}", "--tokenizer", "{lab}/sft-healthy"], _file("d.json", DEEP), "nested too deeply"),
+    ("data-no-rows", ["data", "{x}", "--tokenizer", "{lab}/sft-healthy"], _file("d.jsonl", '{"x": 1}\n'), "format"),
+    ("data-max-len", [*DATA, "--max-len", "0"], None, "--max-len"),
+    ("data-bad-share", [*DATA, "--max-bad-rows", "2"], None, "--max-bad-rows"),
+    ("data-tokenizer-missing", ["data", "{lab}/sft_data.jsonl", "--tokenizer", "./nope"], None, "does not exist"),
+    ("overfit-make-n", ["overfit", "make", "--n-facts", "1", "--out", "{tmp}/facts"], None, "--n-facts"),
+    ("overfit-run-n", ["overfit", "run", "--base", "{lab}/base", "--n-facts", "-5"], None, "--n-facts"),
+    ("overfit-run-batch", ["overfit", "run", "--base", "{lab}/base", "--batch-size", "0"], None, "--batch-size"),
+    ("overfit-eval-facts", ["overfit", "eval", "--model", "{lab}/sft-healthy", "--facts", "./nope"], None, "fact set"),
+    ("report-missing", ["report", "./no/such/run"], None, "not a run folder"),
+    ("report-corrupt-config", ["report", "{x}"], _run_folder("corrupt-config"), "not valid JSON"),
+    ("report-not-records", ["report", "{x}"], _run_folder("non-object-records"), "not a record"),
+    ("report-corrupt-summary", ["report", "{x}"], _run_folder("corrupt-summary"), "summary.json"),
+    (
+        "resume-corrupt-config",
+        [*GEN, "--prompt", "x", "--resume", "--out", "{x}"],
+        _run_folder("corrupt-config"),
+        "config.json",
+    ),
+    ("convert-not-gguf", ["convert", "{x}"], _file("m.bin", "x"), "not a .gguf"),
+    ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),
+]
+
+
+@pytest.mark.parametrize("argv,make,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(
+    argv: list[str], make: Callable[[Path, Path], str] | None, needle: str, lab: Path, tmp_path: Path
+) -> None:
+    x = make(tmp_path, lab) if make else ""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = tmp_path / "out"
+    args = [a.format(lab=lab, x=x, tmp=tmp_path) for a in argv]
+    if "--out" not in args and argv[0] in ("hallucination", "generate", "latency", "data", "overfit"):
+        args += ["--out", str(out)]
+    one_line_error(sftdebug(*args), needle)
+    assert not out.exists(), "nothing is written on bad input"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "no file appears beside the inputs"
