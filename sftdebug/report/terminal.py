@@ -1,12 +1,12 @@
 """Terminal output (rich): progress bars, tables, one-line errors. The only place that prints.
 
-Library code reports progress through plain callbacks `(task, done, total, info)`; `progress_bars()` turns
-them into rich bars on stderr, so stdout stays clean for tables.
+Library code reports progress through plain callbacks (`core.progress.Progress`); `progress_bars()` turns them
+into rich bars on stderr, so stdout stays clean for tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -15,25 +15,24 @@ from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.progress import Progress as Bars
 from rich.table import Table
 from rich.text import Text
 
+from sftdebug.core.progress import Progress
 from sftdebug.report.html import visible
 
 out = Console()
 err = Console(stderr=True)
 
-ProgressFn = Callable[[str, int, int, str], None]
-
 
 @contextmanager
-def progress_bars() -> Iterator[ProgressFn]:
-    bars = Progress(
+def progress_bars() -> Iterator[Progress]:
+    bars = Bars(
         TextColumn("[bold]{task.description:<18}"),
         BarColumn(),
         MofNCompleteColumn(),
