@@ -141,7 +141,7 @@ def stop_text(summary: dict[str, Any]) -> str:
     text = str(stops.get("n_cut_at_budget", "—"))
     if stops.get("n_rechecked"):
         text += (
-            f"; given {stops['recheck_budget_factor']}x the budget, {pct(stops['recheck_stop_rate'], stops['recheck_stop_ci95'])}"
+            f"; given up to {stops['recheck_budget_factor']}x the budget, {pct(stops['recheck_stop_rate'], stops['recheck_stop_ci95'])}"
             f" of {stops['n_rechecked']} rechecked ended with eos"
         )
     return text

@@ -111,6 +111,15 @@ class _Scoring:
 RECHECK_FACTOR = 4
 
 
+def _recheck_budget(engine: Engine, prompts: Sequence[Any], wanted: int) -> int:
+    """`wanted` new tokens, or fewer where the model's context (prompt + new tokens) cannot hold them."""
+    limit, tok = engine.info.max_positions, engine.tokenizer
+    if not limit or tok is None:
+        return wanted
+    longest = max(len(tok(engine.render(q), add_special_tokens=False)["input_ids"]) for q in prompts)
+    return max(0, min(wanted, limit - longest - 1))
+
+
 def _recheck_record(p: Probe, c: Any) -> dict[str, Any]:
     if c.failed:
         return {"key": p.id, "status": "failed", "error": c.error}
@@ -178,8 +187,11 @@ def run_hallucination(
         return _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=())
 
     def recheck_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
-        params = SamplingParams(max_new_tokens=RECHECK_FACTOR * cfg.sft_max_new_tokens)
-        outs = engine.generate([GenerationRequest(chat_prompt(p, p.question[0], cfg.system), params) for p in chunk])
+        prompts = [chat_prompt(p, p.question[0], cfg.system) for p in chunk]
+        budget = _recheck_budget(engine, prompts, RECHECK_FACTOR * cfg.sft_max_new_tokens)
+        if budget <= cfg.sft_max_new_tokens:  # the context leaves no room for more: nothing to learn
+            return [{"key": p.id, "finish": "length", "tokens": 0, "skipped": "no room in the context"} for p in chunk]
+        outs = engine.generate([GenerationRequest(q, SamplingParams(max_new_tokens=budget)) for q in prompts])
         return [_recheck_record(p, out[0]) for p, out in zip(chunk, outs, strict=True)]
 
     base_j, sft_j, eos_j = base_journal or run.journal("base"), run.journal("sft"), run.journal("eos")
@@ -190,7 +202,7 @@ def run_hallucination(
     run_phase("sft eos recheck", eos_j, sample, open_sft, recheck_work, cfg.chunk, progress)
     complete = [p for p in probes if p.id in base_j.done and p.id in sft_j.done]
     run.append(make_record(p, base_j.done[p.id], sft_j.done[p.id]) for p in complete if not run.is_done(p.id))
-    rechecks = [eos_j.done[p.id]["finish"] for p in sample if p.id in eos_j.done]
+    rechecks = [eos_j.done[p.id]["finish"] for p in sample if p.id in eos_j.done and "skipped" not in eos_j.done[p.id]]
     summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
     summary["n_failed"] = len(probes) - len(complete)
     if scoring.skipped:

@@ -213,7 +213,7 @@ def warnings(head: dict[str, Any], eos_rate: float | None, n: int, stops: dict[s
     if eos_rate is not None and eos_rate < LOW_EOS_RATE and recheck is not None and recheck >= 0.5:
         out.append(
             f"{1 - eos_rate:.0%} of the SFT answers were cut at the --max-new-tokens budget while still answering, "
-            f"but {recheck:.0%} of a sample of them ({stops['n_rechecked']}) ended with eos given "
+            f"but {recheck:.0%} of a sample of them ({stops['n_rechecked']}) ended with eos given up to "
             f"{stops['recheck_budget_factor']}x the budget: the model can stop; its answers are long (raise "
             "--max-new-tokens to judge them whole)."
         )
@@ -221,7 +221,7 @@ def warnings(head: dict[str, Any], eos_rate: float | None, n: int, stops: dict[s
         longer = (
             ""
             if recheck is None
-            else f" (given {stops['recheck_budget_factor']}x the budget, {recheck:.0%} of a sample stopped)"
+            else f" (given up to {stops['recheck_budget_factor']}x the budget, {recheck:.0%} of a sample stopped)"
         )
         out.append(
             f"the SFT model ended only {eos_rate:.0%} of its answers with eos{longer}: it cannot stop. Check that "
