@@ -93,14 +93,17 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         cards(
             {
                 "fit": "trustworthy" if fit.get("trustworthy", True) else "NOT trustworthy",
-                "b0 (TTFT intercept)": ms(fit["ttft_intercept_s"]),
-                "b1 (per prompt token)": f"{1000 * fit['ttft_per_prompt_token_s']:.4f} ms",
+                "b0 (linear fit)": ms(fit["ttft_intercept_s"]),
+                "b1 per prompt token (linear fit)": f"{1000 * fit['ttft_per_prompt_token_s']:.4f} ms",
                 "k (per output token)": ms(fit["per_token_s"]),
                 "b/k at median prompt": f"{fit['b_over_k']:.1f}×" if fit.get("b_over_k") else "—",
                 "hold-out MAPE": f"{100 * fit['holdout_mape']:.1f}%" if fit.get("holdout_mape") is not None else "—",
             }
         ),
     ]
+    out.append(
+        paragraph(f"TTFT model the fit chose ({fit['ttft_model']}, used for every prediction): {curve_text(fit)}")
+    )
     out += [warning(f"Do not use this fit as a cost model: {reason}.") for reason in fit.get("trust_reasons", [])]
     if summary.get("concurrency", 1) > 1:
         out.append(warning(_loaded_note(summary["concurrency"])))
