@@ -28,8 +28,10 @@ def test_wheel_install_finds_the_builtin_probes(tmp_path: Path) -> None:
         "print(sftdebug.__file__)\n"
         "print(sum(len(p.load_probes(f)) for f in files))\n"
     )
+    # Run outside the checkout: `python -c` puts the working directory first on sys.path.
+    env = {"PYTHONPATH": str(target)}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONPATH": str(target)}
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=tmp_path
     )
     where, n = out.stdout.split()
     assert where.startswith(str(target)), "the wheel's copy was imported, not the checkout"
