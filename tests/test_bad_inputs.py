@@ -118,6 +118,8 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
     ("lat-cot", [*LAT, "--cot", "-1"], None, "--cot"),
     ("lat-prompt-lens", [*LAT, "--prompt-lens", "0"], None, "--prompt-lens"),
     ("lat-too-long", [*LAT, "--prompt-lens", "1024"], None, "positions"),
+    ("lat-baseline-missing", [*LAT, "--baseline", "./no/such/run"], None, "not a run folder"),
+    ("lat-baseline-kind", [*LAT, "--baseline", "{x}"], _run_folder("non-object-records"), "not a latency run"),
     ("data-missing", ["data", "./nope.json", "--tokenizer", "{lab}/sft-healthy"], None, "no such file"),
     ("data-latin1", ["data", "{x}", "--tokenizer", "{lab}/sft-healthy"], _file("d.jsonl", LATIN1), "not UTF-8"),
     ("data-array-torn", ["data", "{x}", "--tokenizer", "{lab}/sft-healthy"], _file("d.json", '[{"a": 1},'), "d.json:1"),

@@ -31,6 +31,14 @@ def register(sub: Any) -> None:
     lat.add_argument("--mem-bandwidth-gbs", type=float, default=None, help="memory bandwidth, for the roofline floor")
     lat.add_argument("--peak-tflops", type=float, default=None, help="peak dense TFLOP/s, for the roofline floor")
     lat.add_argument("--seed", type=int, default=0)
+    lat.add_argument("--baseline", default=None, help="an earlier latency run folder to compare predictions with")
+    lat.add_argument(
+        "--fail-above",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 3 when a summary metric exceeds VALUE, e.g. regression=0.1 (with --baseline)",
+    )
     add_engine_args(lat)
     add_run_args(lat, "latency")
     # One request at a time unless asked: with more in flight an endpoint measures latency under load.
@@ -55,7 +63,7 @@ def hardware_facts(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, engine_options, exit_code, quiet_libraries
+    from sftdebug.core.cliargs import default_out, engine_options, exit_code, parse_fail_above, quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import load_engine
@@ -66,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats < 1 or args.warmup < 0 or args.cot < 0:
         raise UsageError("--repeats must be >= 1, --warmup >= 0 and --cot >= 0")
+    gates = parse_fail_above(args.fail_above)
+    baseline = _baseline_fit(args.baseline) if args.baseline else None
     cfg = SweepConfig(
         prompt_lens=args.prompt_lens,
         output_lens=args.output_lens,
@@ -85,16 +95,29 @@ def run(args: argparse.Namespace) -> int:
         options["max_model_len"] = max(cfg.prompt_lens) + max(cfg.output_lens) + 16  # the grid, no more
     engine = load_engine(args.engine, args.model, **options)
     try:
-        summary = _measure(args, cfg, engine, out)
+        summary = _measure(args, cfg, engine, out, baseline)
     finally:
         engine.close()
     report = build_report([out])
     print_summary(summary, out)
     console.note(f"records: {out}/records.jsonl · report: {report}")
-    return exit_code(summary, what="timed requests")
+    return exit_code(summary, gates, "timed requests")
 
 
-def _measure(args: argparse.Namespace, cfg: Any, engine: Any, out: str) -> dict[str, Any]:
+def _baseline_fit(path: str) -> dict[str, Any]:
+    """The fit of an earlier latency run (checked before anything runs)."""
+    from sftdebug.core.errors import UsageError
+    from sftdebug.core.runs import read_config, read_summary
+
+    if read_config(path).get("kind") != "latency":
+        raise UsageError(f"--baseline {path}: not a latency run")
+    fit: dict[str, Any] = read_summary(path)["fit"]
+    return fit
+
+
+def _measure(
+    args: argparse.Namespace, cfg: Any, engine: Any, out: str, baseline: dict[str, Any] | None
+) -> dict[str, Any]:
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.latency.fit import summarize
@@ -130,5 +153,10 @@ def _measure(args: argparse.Namespace, cfg: Any, engine: Any, out: str) -> dict[
             seed=args.seed,
             concurrency=cfg.concurrency,
         )
+        if baseline is not None:
+            from sftdebug.latency.baseline import compare
+
+            block = compare(summary["fit"], baseline, args.what_if_prompts, args.what_if_answers)
+            summary.update(baseline={"run": args.baseline, **block}, regression=block["regression"])
         folder.write_summary(summary)
     return summary

@@ -141,8 +141,26 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
             table(["prompt tokens", "answer tokens", "predicted", "with CoT", "CoT costs", "range"], wi),
         )
     )
+    if "baseline" in summary:
+        out.append(_baseline_section(summary["baseline"]))
     out.append(section("Roofline", kv_table(summary["roofline"])))
     return out
+
+
+def _change(c: dict[str, Any]) -> str:
+    ci = c.get("change_ci95")
+    text = f"{100 * c['change']:+.1f}%"
+    return text + (f" [{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]" if ci else "")
+
+
+def _baseline_section(b: dict[str, Any]) -> str:
+    rows = [[c["prompt_tokens"], c["answer_tokens"], ms(c["base_s"]), ms(c["now_s"]), _change(c)] for c in b["cells"]]
+    verdict = "a significant slow-down" if b["significant"] else "no slow-down the intervals can tell from noise"
+    return section(
+        "Against the baseline",
+        paragraph(f"baseline run: {b['run']} · largest change {100 * b['regression']:+.1f}%: {verdict}"),
+        table(["prompt tokens", "answer tokens", "baseline", "now", "change [95% CI]"], rows),
+    )
 
 
 def _loaded_note(concurrency: int) -> str:
@@ -187,6 +205,22 @@ def print_summary(summary: dict[str, Any], out_dir: str) -> None:
     )
     for reason in fit.get("trust_reasons", []):
         console.warn(f"do not use this fit as a cost model: {reason}")
+    if "baseline" in summary:
+        b = summary["baseline"]
+        console.table(
+            f"against the baseline {b['run']}",
+            ["prompt", "answer", "baseline (ms)", "now (ms)", "change [95% CI]"],
+            [
+                [
+                    c["prompt_tokens"],
+                    c["answer_tokens"],
+                    f"{1000 * c['base_s']:.1f}",
+                    f"{1000 * c['now_s']:.1f}",
+                    _change(c),
+                ]
+                for c in b["cells"]
+            ],
+        )
     if summary.get("concurrency", 1) > 1:
         console.warn(_loaded_note(summary["concurrency"]))
     console.table(

@@ -187,3 +187,35 @@ def test_command_on_the_lab_model_and_bad_lengths(lab: Path, tmp_path: Path) -> 
     bad = sftdebug("latency", "--model", str(lab / "base"), "--prompt-lens", "1024", "--out", str(tmp_path / "bad"))
     assert bad.returncode == 2 and "exceed the model's 256 positions" in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_baseline_comparison_finds_a_slowdown_and_not_noise() -> None:
+    from sftdebug.latency.baseline import compare
+
+    base = fit_latency(synthetic(0.05, 0.0004, 0.010, noise=0.02, seed=1))
+    same = fit_latency(synthetic(0.05, 0.0004, 0.010, noise=0.02, seed=2))
+    slow = fit_latency(synthetic(0.05, 0.0004, 0.013, noise=0.02, seed=3))
+    steady = compare(same, base, [256, 1024], [32, 256])
+    assert abs(steady["regression"]) < 0.05 and not steady["significant"]
+    worse = compare(slow, base, [256, 1024], [32, 256])
+    assert worse["regression"] == pytest.approx(0.3 * 0.01 * 255 / (0.05 + 0.0004 * 256 + 0.01 * 255), rel=0.15)
+    assert worse["significant"] and worse["regression_ci95"][0] > 0
+    assert len(worse["cells"]) == 4
+
+
+@pytest.mark.slow
+def test_baseline_gate_exits_3_on_a_regression(tmp_path: Path) -> None:
+    grid = ["--prompt-lens", "16,64,256", "--output-lens", "1,8,24", "--repeats", "2", "--warmup", "1"]
+    wi = ["--what-if-prompts", "64,256", "--what-if-answers", "8,24"]
+    runs = {}
+    for name, k in (("base", 0.004), ("slower", 0.008)):
+        with StubServer(model="stub", b0=0.02, b1=0.0002, k=k) as stub:
+            argv = ["latency", "--engine", "openai", "--endpoint", stub.url, "--model", "stub", *grid, *wi]
+            extra = ["--baseline", str(runs["base"]), "--fail-above", "regression=0.1"] if runs else []
+            runs[name] = tmp_path / name
+            proc = sftdebug(*argv, *extra, "--out", str(runs[name]))
+        assert proc.returncode == (3 if extra else 0), proc.stderr
+    summary = json.loads((runs["slower"] / "summary.json").read_text())
+    assert summary["regression"] > 0.3 and summary["baseline"]["significant"]
+    assert "gate failed: regression" in proc.stderr
+    assert "Against the baseline" in (runs["slower"] / "report.html").read_text()
