@@ -95,6 +95,17 @@ def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[st
     return opts
 
 
+def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:
+    """`--fail-above METRIC=VALUE` (repeatable): exit 3 when a summary metric exceeds VALUE (see `check_gates`)."""
+    p.add_argument(
+        "--fail-above",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help=f"exit 3 when a summary metric exceeds VALUE, e.g. {example}",
+    )
+
+
 def check_models(args: argparse.Namespace, *names: str) -> None:
     """Before anything is written: every model of a local engine (hf, vllm) resolves to a checkpoint folder
     (config.json and safetensors weights, or a GGUF file, converted now into the cache, so that the run's

@@ -92,7 +92,7 @@ def _template_habits(tokenizer: Any) -> dict[str, Any]:
     a helpful AI assistant named SmolLM…"), and whether it folds a system prompt into the first user turn
     (Gemma has no system role)."""
     plain = _render_with_sentinels(tokenizer, [{"role": "user"}, {"role": "assistant"}])
-    before_user = plain.split("\u2063SFTDEBUG0\u2063", 1)[0]
+    before_user = plain.split(SENTINEL.format(0), 1)[0]
     injected = None
     if "system" in before_user.lower():
         words = MARKER.sub(" ", before_user).replace("system", " ", 1)
@@ -100,7 +100,7 @@ def _template_habits(tokenizer: Any) -> dict[str, Any]:
     folded = None
     try:
         sys_text = _render_with_sentinels(tokenizer, [{"role": "system"}, {"role": "user"}, {"role": "assistant"}])
-        between = sys_text.split("\u2063SFTDEBUG0\u2063", 1)[1].split("\u2063SFTDEBUG1\u2063", 1)[0]
+        between = sys_text.split(SENTINEL.format(0), 1)[1].split(SENTINEL.format(1), 1)[0]
         folded = not MARKER.search(between) and "user" not in between.lower()
     except Exception:  # no system role at all: unrenderable_roles says so when the data has system turns
         pass

@@ -6,7 +6,7 @@ import argparse
 from functools import partial
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
 
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit"]
 
@@ -29,13 +29,7 @@ def register(sub: Any) -> None:
     hal.add_argument("--seed", type=int, default=0)
     hal.add_argument("--limit", type=int, default=None, help="only the first N probes")
     hal.add_argument("--csv", default=None, help="also write the per-fact records as CSV here")
-    hal.add_argument(
-        "--fail-above",
-        action="append",
-        default=[],
-        metavar="METRIC=VALUE",
-        help="exit 3 when a summary metric exceeds VALUE, e.g. narrow_hallucination_rate=0.1",
-    )
+    add_fail_above(hal, "narrow_hallucination_rate=0.1")
     add_engine_args(hal, two_models=True)
     add_run_args(hal, "hallucination")
     hal.set_defaults(run=run)

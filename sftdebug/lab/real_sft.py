@@ -50,15 +50,14 @@ class RealRecipe:
 def known_facts(base: Path, probes: Sequence[Probe], out: Path, progress: Progress) -> list[Probe]:
     """The probes the base completes correctly from their first cloze (greedy), recorded in
     `out/base_knowledge.jsonl` so a rebuild does not ask again."""
-    from sftdebug.engines.base import GenerationRequest, SamplingParams
-    from sftdebug.engines.hf import HFEngine
+    from sftdebug.engines import Engine, GenerationRequest, SamplingParams, load_engine
 
     journal = Journal(out / "base_knowledge.jsonl")
-    engine: HFEngine | None = None
+    engine: Engine | None = None
 
     def work(part: Sequence[Probe]) -> list[dict[str, Any]]:
         nonlocal engine
-        engine = engine or HFEngine(str(base), batch_size=32)
+        engine = engine or load_engine("hf", str(base), batch_size=32)
         params = SamplingParams(max_new_tokens=12, stop=("\n",))
         outs = engine.generate([GenerationRequest(p.cloze[0], params) for p in part])
         return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -32,13 +32,7 @@ def register(sub: Any) -> None:
     lat.add_argument("--peak-tflops", type=float, default=None, help="peak dense TFLOP/s, for the roofline floor")
     lat.add_argument("--seed", type=int, default=0)
     lat.add_argument("--baseline", default=None, help="an earlier latency run folder to compare predictions with")
-    lat.add_argument(
-        "--fail-above",
-        action="append",
-        default=[],
-        metavar="METRIC=VALUE",
-        help="exit 3 when a summary metric exceeds VALUE, e.g. regression=0.1 (with --baseline)",
-    )
+    add_fail_above(lat, "regression=0.1 (with --baseline)")
     add_engine_args(lat)
     add_run_args(lat, "latency")
     # One request at a time unless asked: with more in flight an endpoint measures latency under load.
