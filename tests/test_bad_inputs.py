@@ -143,6 +143,7 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
         "config.json",
     ),
     ("convert-not-gguf", ["convert", "{x}"], _file("m.bin", "x"), "not a .gguf"),
+    ("convert-missing", ["convert", "./nope.gguf"], None, "no such file"),
     ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),
 ]
 

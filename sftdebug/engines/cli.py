@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.report import terminal as console
 
     path = Path(args.file)
+    if not path.exists():
+        raise UsageError(f"{args.file}: no such file")
     if not path.is_file() or path.suffix != ".gguf":
         raise UsageError(f"{args.file}: not a .gguf file")
     quiet_libraries()
