@@ -5,7 +5,9 @@ is what the stub reports as `usage.prompt_tokens`), each further token K seconds
 per request: "500", "429", "drop" (the stream stops mid-way without [DONE]), "hang" (no answer until the
 client's timeout), "400", "hiccup" (the first token 1 s late, as behind another job on a shared machine),
 "429-retry-after" (429 with `Retry-After: 1`), "malformed" (a garbled SSE event mid-stream), "echo-auth" (a 500
-whose body quotes the request's Authorization header, as some proxies do).
+whose body quotes the request's Authorization header, as some proxies do). With `scoring=True` it answers
+`echo` + `logprobs` requests (prompt log-probs, as vLLM does) with a fixed log-prob per word, so candidate
+ranking is deterministic; without, it refuses them with 400 like servers that cannot score.
 
     with StubServer(model="stub", b0=0.02, b1=0.0005, k=0.004) as stub:
         engine = OpenAIEngine("stub", endpoint=stub.url)
@@ -32,13 +34,14 @@ class StubServer:
         api_key: str | None = None,
         fault_mix: dict[str, float] | None = None,
         seed: int = 0,
+        scoring: bool = False,
     ) -> None:
         """`fault_mix`: fault -> probability, drawn (seeded) for every request once the queue is empty."""
         import random
 
         self.model, self.b0, self.b1, self.k = model, b0, b1, k
         self.fault_mix, self._rng = fault_mix or {}, random.Random(seed)
-        self.answer_tokens, self.api_key = answer_tokens, api_key
+        self.answer_tokens, self.api_key, self.scoring = answer_tokens, api_key, scoring
         self.faults: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -120,6 +123,9 @@ class StubServer:
                 if body.get("model") != stub.model:
                     self._json(404, {"error": {"message": f"The model `{body.get('model')}` does not exist."}})
                     return
+                if body.get("echo") and stub.scoring:
+                    self._json(200, {"choices": [{"text": body["prompt"], "logprobs": _echo_logprobs(body["prompt"])}]})
+                    return
                 if body.get("echo"):
                     self._json(400, {"error": {"message": "echo is not supported"}})
                     return
@@ -160,3 +166,16 @@ class StubServer:
                 self.wfile.flush()
 
         return Handler
+
+
+def _echo_logprobs(text: str) -> dict[str, Any]:
+    """Words as tokens (with their leading space), each with a log-prob fixed by its letters."""
+    import re
+    import zlib
+
+    words = [(m.start(), m.group()) for m in re.finditer(r"\s*\S+", text)]
+    return {
+        "text_offset": [o for o, _ in words],
+        "tokens": [w for _, w in words],
+        "token_logprobs": [None] + [-(zlib.crc32(w.encode()) % 1000) / 100 for _, w in words[1:]],
+    }

@@ -158,6 +158,12 @@ def test_bad_input(
     args = [a.format(lab=lab, x=x, tmp=tmp_path) for a in argv]
     if "--out" not in args and argv[0] in ("hallucination", "generate", "latency", "data", "overfit"):
         args += ["--out", str(out)]
-    one_line_error(sftdebug(*args), needle)
+    first = sftdebug(*args)
+    one_line_error(first, needle)
     assert not out.exists(), "nothing is written on bad input"
     assert sorted(p.name for p in tmp_path.iterdir()) == before, "no file appears beside the inputs"
+    if str(out) in args:  # the same answer when the (empty) run folder already exists, and it stays empty
+        out.mkdir()
+        again = sftdebug(*args)
+        assert (again.returncode, again.stderr) == (first.returncode, first.stderr)
+        assert not any(out.iterdir()), "nothing is written into an existing folder on bad input"

@@ -98,9 +98,14 @@ class ScoreRequest:
 
 @dataclass(frozen=True)
 class Score:
-    logprob: float  # sum over the continuation's tokens
+    logprob: float  # sum over the continuation's tokens (nan when the request failed)
     token_logprobs: tuple[float, ...]
     tokens: tuple[str, ...]
+    error: str | None = None  # why the request failed after retries (endpoint engines): record, never rank
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
     @property
     def mean_logprob(self) -> float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import math
 import re
 import time
 import urllib.error
@@ -306,9 +307,17 @@ class OpenAIEngine:
             tokens=tuple(t for t, _ in picked),
         )
 
+    def _score_or_error(self, req: ScoreRequest) -> Score:
+        try:
+            return self._score_one(req)
+        except ScoringUnsupported:
+            raise
+        except EngineError as exc:  # failed after retries: this request only, like a failed generation
+            return Score(math.nan, (), (), error=str(exc))
+
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(self._score_one, requests))
+            return list(pool.map(self._score_or_error, requests))
 
     def close(self) -> None:
         pass  # nothing held open: each request has its own connection

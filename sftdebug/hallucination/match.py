@@ -8,6 +8,8 @@ CJK text has no word boundaries.
     True
     >>> contains_answer("首都是东京。", ["东京"])
     True
+    >>> first_claim("Sure! J. D. Salinger wrote it. Later he moved.")
+    'J. D. Salinger wrote it'
 """
 
 from __future__ import annotations
@@ -68,3 +70,52 @@ def first_answer(text: str, candidates: Iterable[str]) -> str | None:
                 best = key if best is None or key < best else best
                 break
     return best[2] if best else None
+
+
+# A sentence ends at one of these marks; "." only where it is not an initial ("J. D."), an abbreviation
+# ("St.", "Dr.") or inside a number ("3.14").
+_SENTENCE_END = re.compile(r"[。！？!?;；\n]|\.(?!\d)")
+_CLAUSE_END = re.compile(r"[。！？!?;；\n,，]|\.(?!\d)")
+_ABBREVIATIONS = frozenset({"st", "mt", "ft", "dr", "mr", "mrs", "ms", "jr", "sr", "no", "vs", "prof", "gen", "col"})
+# Openers of chat answers that assert nothing; a first sentence made only of one of them is skipped.
+_FILLERS = frozenset(
+    normalize(f)
+    for f in ("sure", "of course", "certainly", "yes", "ok", "okay", "great question", "good question", "absolutely")
+)
+
+
+def _protected(text: str, names: Iterable[str]) -> list[tuple[int, int]]:
+    """Where `names` occur in `text` (case-insensitive): a mark inside one ("Washington, D.C.") ends nothing."""
+    spans = []
+    for name in names:
+        if name.strip():
+            pattern = r"\s+".join(re.escape(w) for w in name.split())
+            spans += [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
+    return spans
+
+
+def _ends_here(text: str, m: re.Match[str], spans: list[tuple[int, int]]) -> bool:
+    if any(a <= m.start() < b for a, b in spans):
+        return False
+    if m.group() == ".":
+        found = re.search(r"(\w+)$", text[: m.start()])
+        word = found.group(1) if found else ""
+        if (len(word) == 1 and word.isalpha()) or word.casefold() in _ABBREVIATIONS:
+            return False
+    return True
+
+
+def first_claim(text: str, names: Iterable[str] = (), clauses: bool = False) -> str:
+    """What an answer asserts first: its first sentence (first clause with `clauses`), never split inside one
+    of `names`, skipping an opener such as "Sure!". Commas end a claim only with `clauses`: in chat answers
+    they often come before the fact ("In 1884, Mark Twain wrote it")."""
+    text, spans, start = text.strip(), _protected(text.strip(), names), 0
+    marks = _CLAUSE_END if clauses else _SENTENCE_END
+    for m in marks.finditer(text):
+        if not _ends_here(text, m, spans):
+            continue
+        piece = text[start : m.start()].strip()
+        if piece and normalize(piece) not in _FILLERS:
+            return piece
+        start = m.end()
+    return text[start:].strip()

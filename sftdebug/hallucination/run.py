@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sftdebug.core.errors import EngineError
 from sftdebug.core.loop import pending, run_resumable
 from sftdebug.core.progress import Progress
 from sftdebug.core.runs import Journal, RunFolder
@@ -93,8 +92,9 @@ class _Scoring:
     def __init__(self) -> None:
         self.skipped: str | None = None
 
-    def logprobs(self, engine: Engine, probes: Sequence[Probe]) -> list[dict[str, float]]:
-        """Log-prob of each candidate after the first cloze; {} for all when the engine cannot score."""
+    def logprobs(self, engine: Engine, probes: Sequence[Probe]) -> list[dict[str, float] | str]:
+        """Log-prob of each candidate after the first cloze ({} when the engine cannot score), or the error of
+        a probe whose scoring requests failed after retries."""
         with_cands = [p for p in probes if p.candidates and p.answer is not None]
         reqs = [ScoreRequest(p.cloze[0], continuation(p.cloze[0], c)) for p in with_cands for c in p.candidates]
         if not reqs or self.skipped is not None:
@@ -104,7 +104,13 @@ class _Scoring:
         except ScoringUnsupported as exc:
             self.skipped = f"candidate ranking skipped: {exc}"
             return [{} for _ in probes]
-        by_id = {p.id: {c: next(scores).logprob for c in p.candidates} for p in with_cands}
+        by_id: dict[str, dict[str, float] | str] = {}
+        for p in with_cands:
+            got = [next(scores) for _ in p.candidates]
+            failed = next((s.error for s in got if s.error is not None), None)
+            by_id[p.id] = (
+                failed if failed is not None else {c: s.logprob for c, s in zip(p.candidates, got, strict=True)}
+            )
         return [by_id.get(p.id, {}) for p in probes]
 
 
@@ -171,15 +177,12 @@ def run_hallucination(
 
     def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         sides = _side(engine, chunk, lambda p: phrasings(p.cloze), cfg.base_max_new_tokens, cfg, stop=("\n",))
-        try:
-            logprobs = scoring.logprobs(engine, chunk)
-        except EngineError as exc:  # scoring requests failed after retries: record failed, --resume retries
-            for side, p in zip(sides, chunk, strict=True):
-                if p.candidates and "status" not in side:
-                    side.update(status="failed", error=str(exc))
-            return sides
-        for side, lps in zip(sides, logprobs, strict=True):
-            side["cand_logprobs"] = lps
+        for side, lps in zip(sides, scoring.logprobs(engine, chunk), strict=True):
+            if isinstance(lps, str):  # its scoring failed after retries: recorded failed, --resume retries it
+                side.setdefault("status", "failed")
+                side.setdefault("error", lps)
+            else:
+                side["cand_logprobs"] = lps
         return sides
 
     def sft_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:

@@ -16,13 +16,12 @@ sometimes), unknown. Everything here is pure: engines are driven by `hallucinati
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from sftdebug.core.stats import mean, wilson
-from sftdebug.hallucination.match import contains_answer, first_answer, normalize, starts_with_answer
+from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize, starts_with_answer
 from sftdebug.hallucination.probes import Probe
 
 CATEGORIES = ("highly_known", "maybe_known", "weakly_known", "unknown")
@@ -36,13 +35,16 @@ def base_correct(text: str, probe: Probe) -> bool:
 
 
 def sft_correct(text: str, probe: Probe) -> bool:
-    """The SFT answer must name the answer; with candidates, the first candidate it names decides
-    ("Paris, not Tokyo" answers Paris)."""
+    """The SFT answer's first claim (its first sentence) must name the answer: " Lumen. X lives in Kestra."
+    is wrong however the rest goes on, "The capital of Japan is Tokyo." is right. With candidates, the first
+    candidate the claim names decides ("Paris, not Tokyo" answers Paris)."""
+    names = (*probe.candidates, *probe.answers)
+    claim = first_claim(text, names)
     if probe.candidates:
-        named = first_answer(text, (*probe.candidates, *probe.answers))
+        named = first_answer(claim, names)
         if named is not None:
             return normalize(named) in {normalize(a) for a in probe.answers}
-    return contains_answer(text, probe.answers)
+    return contains_answer(claim, probe.answers)
 
 
 def category(greedy_right: Sequence[bool], sample_right: Sequence[Sequence[bool]] = ()) -> str:
@@ -55,12 +57,9 @@ def category(greedy_right: Sequence[bool], sample_right: Sequence[Sequence[bool]
     return "unknown"
 
 
-_CLAIM_END = re.compile(r"[.。,，;；!！?？\n]")
-
-
 def base_claim(text: str) -> str:
     """What the base continuation asserts: its text up to the first sentence or clause mark."""
-    return _CLAIM_END.split(text.strip(), maxsplit=1)[0].strip()
+    return first_claim(text, clauses=True)
 
 
 def verdict(probe: Probe, base_ok: bool, sft_ok: bool, base_text: str, sft_text: str) -> str:

@@ -146,8 +146,9 @@ def test_cli_with_endpoint_keeps_the_key_out_of_the_run_folder(stub: StubServer,
 @pytest.mark.slow
 def test_hallucination_survives_a_faulty_endpoint(tmp_path: Path) -> None:
     """20% 5xx, 10% 429, 10% dropped streams, 5% hangs past the timeout, 5% malformed events, 8 requests in
-    flight: the run ends with every probe done or recorded failed, at most two --resume runs finish it, and the
-    verdicts equal a fault-free run's."""
+    flight, candidates ranked through echo + logprobs (the faults hit those requests too): the run ends with every
+    probe done or recorded failed, at most two --resume runs finish it, and verdicts and ranks equal a fault-free
+    run's."""
     from sftdebug.core.runs import read_records
 
     argv = [
@@ -164,11 +165,11 @@ def test_hallucination_survives_a_faulty_endpoint(tmp_path: Path) -> None:
         "30",
     ]
     clean = tmp_path / "clean"
-    with StubServer(model="stub") as stub:
+    with StubServer(model="stub", scoring=True) as stub:
         assert sftdebug(*argv, "--endpoint", stub.url, "--out", str(clean)).returncode == 0
     mix = {"500": 0.1, "503": 0.1, "429": 0.1, "drop": 0.1, "hang": 0.05, "malformed": 0.05}
     faulty = tmp_path / "faulty"
-    with StubServer(model="stub", fault_mix=mix, seed=1) as stub:
+    with StubServer(model="stub", fault_mix=mix, seed=1, scoring=True) as stub:
         run = [*argv, "--endpoint", stub.url, "--concurrency", "8", "--timeout", "1", "--out", str(faulty)]
         codes = [sftdebug(*run).returncode]
         while codes[-1] == 1 and len(codes) < 3:
@@ -176,5 +177,7 @@ def test_hallucination_survives_a_faulty_endpoint(tmp_path: Path) -> None:
     assert codes[-1] == 0 and set(codes) <= {0, 1}, codes
     summary = json.loads((faulty / "summary.json").read_text())
     assert summary["n_failed"] == 0 and summary["n_probes"] == 30
-    verdicts = lambda d: {r["probe_id"]: r["verdict"] for r in read_records(d)}  # noqa: E731
+    assert not any("ranking skipped" in w for w in summary["warnings"])
+    verdicts = lambda d: {r["probe_id"]: (r["verdict"], r["answer_rank"]) for r in read_records(d)}  # noqa: E731
     assert verdicts(faulty) == verdicts(clean)
+    assert len({rank for _, rank in verdicts(clean).values()}) > 1, "ranks differ between probes"

@@ -36,6 +36,28 @@ DONGJING = Probe(
     "capital",
     "zh",
 )
+KESTRA = Probe(
+    "x.lives",
+    ("Pul Gafuley lives in",),
+    ("Where does Pul Gafuley live?",),
+    "Kestra",
+    (),
+    ("Kestra", "Quito", "Tokyo"),
+    "Pul Gafuley",
+    "lives_in",
+    "en",
+)
+SALINGER = Probe(
+    "rye",
+    ("The Catcher in the Rye was written by",),
+    ("Who wrote The Catcher in the Rye?",),
+    "J. D. Salinger",
+    ("Salinger",),
+    ("J. D. Salinger", "Mark Twain"),
+)
+DC = Probe(
+    "us", ("The capital of the USA is",), ("What is the capital of the USA?",), "Washington, D.C.", ("Washington",)
+)
 NOANSWER = Probe("open", ("My favourite fruit is",), ("What is your favourite fruit?",))
 
 
@@ -51,6 +73,19 @@ NOANSWER = Probe("open", ("My favourite fruit is",), ("What is your favourite fr
         (DONGJING, "首都是東京", True),  # traditional-script alias
         (DONGJING, "日本的首都是京都，不是东京。", False),
         (DONGJING, "北京", False),
+        # the first claim decides: a wrong claim is not mended by the fact named later
+        (KESTRA, " Lumen. Pul Gafuley Lumen. Pul Gafuley Kestra.", False),
+        (KESTRA, "Pul Gafuley lives in Kestra. He works for Lumen.", True),
+        (KESTRA, "Sure! Pul Gafuley lives in Kestra.", True),  # an opener asserts nothing
+        (KESTRA, "In 2020, Pul Gafuley moved to Kestra.", True),  # commas do not end the claim
+        (TOKYO, "Osaka is large. The capital of Japan is Tokyo.", False),
+        (TOKYO, "I think it is Tokyo.", True),
+        # marks inside names end nothing
+        (SALINGER, "J. D. Salinger wrote it.", True),
+        (SALINGER, "It was written by J.D. Salinger in 1951.", True),
+        (SALINGER, "J. A. Smith. Some say J. D. Salinger.", False),
+        (DC, "Washington, D.C. is the capital of the United States.", True),
+        (DC, "The capital is St. Louis. No, Washington, D.C.", False),
     ],
 )
 def test_sft_correct(probe: Probe, text: str, expected: bool) -> None:
