@@ -55,7 +55,9 @@ test: lint browser real
 
 check: test
 
-bench: setup
+# lm-evaluation-harness only for the benchmark that races it (torch pinned in the same command: no CUDA build).
+bench: setup real
+	$(BIN)/python -m pip install --quiet lm-eval==0.4.13 torch==2.13.0
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md
 
 clean:

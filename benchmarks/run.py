@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_hallucination", "bench_datalint")
+BENCHES = ("bench_hallucination", "bench_lmeval", "bench_real", "bench_datalint")
 
 
 def main() -> int:
