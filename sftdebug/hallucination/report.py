@@ -20,20 +20,35 @@ VERDICT_HELP = {
 
 
 def _group_table(groups: dict[str, dict[str, Any]], name: str) -> str:
+    split = any("format_loss" in g for g in groups.values())
     rows = [
         [
             k,
             g["n"],
             g["base_known"],
             g["narrow"],
+            *([g.get("format_loss", 0), g.get("knowledge_loss", 0)] if split else []),
             pct(g["narrow_hallucination_rate"], g["ci95"]),
             pct(g["base_accuracy"]),
             pct(g["sft_accuracy"]),
         ]
         for k, g in groups.items()
     ]
-    cols = [name, "facts", "base knew", "narrow", "narrow rate [95% CI]", "base accuracy", "SFT accuracy"]
-    return table(cols, rows)
+    cols = [name, "facts", "base knew", "narrow", *(LOSS_COLUMNS if split else [])]
+    return table([*cols, "narrow rate [95% CI]", "base accuracy", "SFT accuracy"], rows)
+
+
+LOSS_COLUMNS = ["of which format loss", "of which knowledge loss"]
+
+
+def loss_text(summary: dict[str, Any]) -> str | None:
+    """The narrow rate split into format loss and knowledge loss (None for runs without the cloze check)."""
+    if "format_loss" not in summary:
+        return None
+    return (
+        f"format loss {pct(summary['format_loss_rate'])} ({summary['format_loss']} facts: the SFT model still "
+        f"completes the cloze) · knowledge loss {pct(summary['knowledge_loss_rate'])} ({summary['knowledge_loss']})"
+    )
 
 
 def _relation_plot(groups: dict[str, dict[str, Any]]) -> str:
@@ -62,6 +77,7 @@ def _relation_plot(groups: dict[str, dict[str, Any]]) -> str:
 
 
 def _fact_table(records: list[dict[str, Any]]) -> str:
+    cloze = any("loss_kind" in r for r in records)
     rows = [
         [
             r["probe_id"],
@@ -70,13 +86,15 @@ def _fact_table(records: list[dict[str, Any]]) -> str:
             r["base_text"],
             r["sft_prompt"],
             r["sft_text"],
+            *([r.get("sft_cloze_text"), r.get("loss_kind")] if cloze else []),
             r.get("answer_rank"),
             r["sft_finish_reason"],
         ]
         for r in records
     ]
-    cols = ["id", "answer", "base prompt", "base continuation", "SFT question", "SFT answer", "rank", "finish"]
-    return table(cols, rows, mono=(3, 5))
+    cols = ["id", "answer", "base prompt", "base continuation", "SFT question", "SFT answer"]
+    cols += ["SFT continuing the cloze", "loss"] if cloze else []
+    return table([*cols, "rank", "finish"], rows, mono=(3, 5, 6) if cloze else (3, 5))
 
 
 def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
@@ -96,6 +114,8 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         ),
     ]
     out += [warning(w) for w in summary.get("warnings", [])]
+    if loss_text(summary):
+        out.append(paragraph(f"Narrow hallucinations of the facts the base knew: {loss_text(summary)}."))
     if summary.get("sft_stopping", {}).get("n_cut_at_budget"):
         out.append(paragraph(f"SFT answers cut at the --max-new-tokens budget: {stop_text(summary)}."))
     counts = summary["counts"]
@@ -150,7 +170,8 @@ def stop_text(summary: dict[str, Any]) -> str:
 def headline(summary: dict[str, Any]) -> str:
     text = (
         f"narrow-hallucination rate {pct(summary['narrow_hallucination_rate'], summary['narrow_hallucination_ci95'])}"
-        f" · SFT eos rate {pct(summary['sft_eos_rate'])} · {summary['n_probes']} facts"
+        + (f" ({loss_text(summary)})" if loss_text(summary) else "")
+        + f" · SFT eos rate {pct(summary['sft_eos_rate'])} · {summary['n_probes']} facts"
     )
     return text + (" · " + "; ".join(summary["warnings"]) if summary.get("warnings") else "")
 
@@ -173,6 +194,7 @@ def print_summary(summary: dict[str, Any], out_dir: str) -> None:
             ["SFT accuracy", pct(summary["sft_accuracy"])],
             ["SFT eos rate", pct(summary["sft_eos_rate"])],
             ["SFT answers cut at --max-new-tokens", stop_text(summary)],
+            *([["narrow, split", loss_text(summary)]] if loss_text(summary) else []),
             *[[f"verdict: {v}", n] for v, n in summary["counts"].items()],
         ],
     )

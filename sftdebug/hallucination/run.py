@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sftdebug.core.loop import pending, run_resumable
@@ -19,7 +19,7 @@ from sftdebug.core.progress import Progress
 from sftdebug.core.runs import Journal, RunFolder
 from sftdebug.engines.base import Engine, GenerationRequest, Message, SamplingParams, ScoreRequest, ScoringUnsupported
 from sftdebug.hallucination.probes import Probe
-from sftdebug.hallucination.verdicts import make_record, summarize
+from sftdebug.hallucination.verdicts import base_correct, make_record, sft_correct, summarize
 
 
 @dataclass(frozen=True)
@@ -132,29 +132,54 @@ def _recheck_record(p: Probe, c: Any) -> dict[str, Any]:
     return {"key": p.id, "finish": c.finish_reason, "tokens": c.completion_tokens, "tail": c.text[-80:]}
 
 
+class _Model:
+    """One model, loaded on first use and kept for every phase that needs it (the SFT model answers, continues
+    clozes and rechecks stopping in one load); `close` frees it before the next model is loaded."""
+
+    def __init__(self, open_engine: Callable[[], Engine]) -> None:
+        self._open, self._engine = open_engine, None
+
+    def get(self) -> Engine:
+        if self._engine is None:
+            self._engine = self._open()
+        return self._engine
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
 def run_phase(
     task: str,
     journal: Journal,
     probes: Sequence[Probe],
-    open_engine: Callable[[], Engine],
+    model: _Model,
     work: Callable[[Engine, Sequence[Probe]], list[dict[str, Any]]],
     chunk: int,
     progress: Progress,
 ) -> None:
-    """One model over every probe not yet in `journal`; the model is loaded only when there is work, and
-    closed whatever happens."""
+    """One model over every probe not yet in `journal`; the model is loaded only when there is work."""
     if not pending(probes, _probe_key, journal):
         progress(task, len(probes), len(probes), "")
         return
-    engine = open_engine()
-    try:
-        run_resumable(probes, _probe_key, lambda part: work(engine, part), journal, chunk, progress, task)
-    finally:
-        engine.close()
+    engine = model.get()
+    run_resumable(probes, _probe_key, lambda part: work(engine, part), journal, chunk, progress, task)
 
 
 def _probe_key(p: Probe) -> str:
     return p.id
+
+
+def _lost(p: Probe, base: dict[str, Any] | None, sft: dict[str, Any] | None) -> bool:
+    """A narrow hallucination (the base knew it, the SFT answer is wrong): worth asking the SFT model the cloze."""
+    return bool(
+        base
+        and sft
+        and p.answer is not None
+        and base_correct(base["greedy"][0], p)
+        and not sft_correct(sft["greedy"][0], p)
+    )
 
 
 def run_hallucination(
@@ -189,6 +214,9 @@ def run_hallucination(
         prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in phrasings(p.question)]  # noqa: E731
         return _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=())
 
+    def cloze_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
+        return _side(engine, chunk, lambda p: [p.cloze[0]], cfg.base_max_new_tokens, greedy_only, stop=("\n",))
+
     def recheck_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         prompts = [chat_prompt(p, p.question[0], cfg.system) for p in chunk]
         budget = _recheck_budget(engine, prompts, RECHECK_FACTOR * cfg.sft_max_new_tokens)
@@ -197,14 +225,36 @@ def run_hallucination(
         outs = engine.generate([GenerationRequest(q, SamplingParams(max_new_tokens=budget)) for q in prompts])
         return [_recheck_record(p, out[0]) for p, out in zip(chunk, outs, strict=True)]
 
+    greedy_only = replace(cfg, samples=0)
     base_j, sft_j, eos_j = base_journal or run.journal("base"), run.journal("sft"), run.journal("eos")
-    run_phase("base (cloze)", base_j, probes, open_base, base_work, cfg.chunk, progress)
-    run_phase("sft (chat)", sft_j, probes, open_sft, sft_work, cfg.chunk, progress)
-    capped = [p for p in probes if p.id in sft_j.done and sft_j.done[p.id]["finish"][0] == "length"]
-    sample = sorted(capped, key=lambda p: hashlib.sha1(p.id.encode()).hexdigest())[: cfg.eos_recheck]
-    run_phase("sft eos recheck", eos_j, sample, open_sft, recheck_work, cfg.chunk, progress)
-    complete = [p for p in probes if p.id in base_j.done and p.id in sft_j.done]
-    run.append(make_record(p, base_j.done[p.id], sft_j.done[p.id]) for p in complete if not run.is_done(p.id))
+    cloze_j = run.journal("sft_cloze")
+    base = _Model(open_base)
+    try:
+        run_phase("base (cloze)", base_j, probes, base, base_work, cfg.chunk, progress)
+    finally:
+        base.close()
+    sft = _Model(open_sft)
+    try:
+        run_phase("sft (chat)", sft_j, probes, sft, sft_work, cfg.chunk, progress)
+        lost = [p for p in probes if _lost(p, base_j.done.get(p.id), sft_j.done.get(p.id))]
+        lost_ids = {p.id for p in lost}
+        run_phase("sft (cloze, lost facts)", cloze_j, lost, sft, cloze_work, cfg.chunk, progress)
+        capped = [p for p in probes if p.id in sft_j.done and sft_j.done[p.id]["finish"][0] == "length"]
+        sample = sorted(capped, key=lambda p: hashlib.sha1(p.id.encode()).hexdigest())[: cfg.eos_recheck]
+        run_phase("sft eos recheck", eos_j, sample, sft, recheck_work, cfg.chunk, progress)
+    finally:
+        sft.close()
+    # a lost fact whose cloze failed is not complete either: --resume retries it
+    complete = [
+        p
+        for p in probes
+        if p.id in base_j.done and p.id in sft_j.done and (p.id not in lost_ids or p.id in cloze_j.done)
+    ]
+    run.append(
+        make_record(p, base_j.done[p.id], sft_j.done[p.id], cloze_j.done.get(p.id))
+        for p in complete
+        if not run.is_done(p.id)
+    )
     rechecks = [eos_j.done[p.id]["finish"] for p in sample if p.id in eos_j.done and "skipped" not in eos_j.done[p.id]]
     summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
     summary["n_failed"] = len(probes) - len(complete)

@@ -27,6 +27,7 @@ from sftdebug.hallucination.probes import Probe
 CATEGORIES = ("highly_known", "maybe_known", "weakly_known", "unknown")
 VERDICTS = ("kept", "narrow_hallucination", "gained", "never_known", "agree", "disagree")
 LOW_EOS_RATE = 0.9
+LOSS_KINDS = ("format_loss", "knowledge_loss")
 
 
 def base_correct(text: str, probe: Probe) -> bool:
@@ -71,8 +72,11 @@ def verdict(probe: Probe, base_ok: bool, sft_ok: bool, base_text: str, sft_text:
     return "gained" if sft_ok else "never_known"
 
 
-def make_record(probe: Probe, base: dict[str, Any], sft: dict[str, Any]) -> dict[str, Any]:
-    """Join one probe's base-side and SFT-side outputs into its verdict record."""
+def make_record(
+    probe: Probe, base: dict[str, Any], sft: dict[str, Any], sft_cloze: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Join one probe's base-side and SFT-side outputs into its verdict record. `sft_cloze`: the SFT model
+    continuing the base's cloze without its chat template, asked for narrow hallucinations only."""
     has_answer = probe.answer is not None
     base_right = [base_correct(t, probe) for t in base["greedy"]] if has_answer else []
     sft_right = [sft_correct(t, probe) for t in sft["greedy"]] if has_answer else []
@@ -107,7 +111,16 @@ def make_record(probe: Probe, base: dict[str, Any], sft: dict[str, Any]) -> dict
         rec["sft_sample_accuracy"] = mean([x for s in sft_samples for x in s])
     if base.get("cand_logprobs") and has_answer:
         rec.update(answer_rank(base["cand_logprobs"], probe))
+    if sft_cloze is not None and rec["verdict"] == "narrow_hallucination":
+        rec["sft_cloze_text"] = sft_cloze["greedy"][0]
+        rec["loss_kind"] = loss_kind(sft_cloze["greedy"][0], probe)
     return rec
+
+
+def loss_kind(sft_cloze_text: str, probe: Probe) -> str:
+    """format_loss: the SFT model still completes the fact as a cloze, only its chat answer lost it (the
+    "spurious forgetting" of alignment); knowledge_loss: it no longer completes it either."""
+    return "format_loss" if base_correct(sft_cloze_text, probe) else "knowledge_loss"
 
 
 def answer_rank(logprobs: dict[str, float], probe: Probe) -> dict[str, Any]:
@@ -131,7 +144,7 @@ def _headline(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     known = [r for r in answered if r["base_correct"]]
     narrow = sum(r["verdict"] == "narrow_hallucination" for r in known)
     ci = wilson(narrow, len(known))
-    return {
+    head = {
         "n": len(records),
         "base_known": len(known),
         "narrow": narrow,
@@ -140,6 +153,12 @@ def _headline(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "base_accuracy": mean([r["base_correct"] for r in answered]),
         "sft_accuracy": mean([r["sft_correct"] for r in answered]),
     }
+    if any("loss_kind" in r for r in known):  # runs before 0.3 have no format check
+        for kind in LOSS_KINDS:
+            n = sum(r.get("loss_kind") == kind for r in known)
+            head[kind] = n
+            head[f"{kind}_rate"] = n / len(known)
+    return head
 
 
 def stopping(records: Sequence[dict[str, Any]], rechecks: Sequence[str] = (), factor: int = 4) -> dict[str, Any]:
@@ -172,6 +191,7 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: 
         "counts": {v: counts.get(v, 0) for v in VERDICTS if v in VERDICTS[:4] or counts.get(v)},
         "narrow_hallucination_rate": head["narrow_hallucination_rate"],
         "narrow_hallucination_ci95": head["ci95"],
+        **{f"{k}{suffix}": head[f"{k}{suffix}"] for k in LOSS_KINDS for suffix in ("", "_rate") if k in head},
         "base_accuracy": head["base_accuracy"],
         "sft_accuracy": head["sft_accuracy"],
         "sft_eos_rate": eos_rate,

@@ -258,3 +258,35 @@ def test_report_escapes_model_output(tmp_path: Path) -> None:
     page = build_report([tmp_path]).read_text(encoding="utf-8")
     assert "<script" not in page and "<img src=x" not in page and 'onerror="alert' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_lost_facts_are_split_into_format_loss_and_knowledge_loss(tmp_path: Path) -> None:
+    """The SFT model still completes Japan's cloze (only its chat answer lost the fact: format loss) but not
+    Kestra's (knowledge loss); kept facts are not asked; the SFT model is loaded once for all its phases."""
+    probes = [TOKYO, KESTRA, DONGJING]
+    base = FakeEngine(
+        {"The capital of Japan is": " Tokyo.", "Pul Gafuley lives in": " Kestra.", "日本的首都是": "东京。"}
+    )
+    sft = FakeEngine(
+        {
+            "What is the capital of Japan?": "Kyoto.",
+            "The capital of Japan is": " Tokyo, a big city.",
+            "Where does Pul Gafuley live?": "Quito.",
+            "Pul Gafuley lives in": " Quito.",
+            "日本的首都是哪里？": "东京。",
+        }
+    )
+    loads: list[str] = []
+    run = RunFolder.open(tmp_path, "hallucination", {})
+    s = run_hallucination(
+        lambda: loads.append("base") or base, lambda: loads.append("sft") or sft, probes, HallucinationConfig(), run,
+        lambda *a: None,
+    )  # fmt: skip
+    run.close()
+    assert loads == ["base", "sft"]
+    recs = {r["probe_id"]: r for r in map(json.loads, (tmp_path / "records.jsonl").read_text().splitlines())}
+    assert recs["jp"]["loss_kind"] == "format_loss" and recs["jp"]["sft_cloze_text"] == " Tokyo, a big city."
+    assert recs["x.lives"]["loss_kind"] == "knowledge_loss"
+    assert "loss_kind" not in recs["zh.jp"]
+    assert (s["format_loss"], s["knowledge_loss"], s["format_loss_rate"]) == (1, 1, 1 / 3)
+    assert s["by_relation"]["capital"]["format_loss"] == 1 and s["by_relation"]["lives_in"]["knowledge_loss"] == 1
