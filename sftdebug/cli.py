@@ -28,6 +28,7 @@ COMMANDS = {
     "generate": "sftdebug.generate.cli",
     "data": "sftdebug.data.cli",
     "lab": "sftdebug.lab.cli",
+    "compare": "sftdebug.compare.cli",
     "report": "sftdebug.report.cli",
     "convert": "sftdebug.engines.cli",
     "demo": "sftdebug.lab.demo",

@@ -55,3 +55,13 @@ def bootstrap_ci(
     values = [stat(rng.integers(0, n, n)) for _ in range(reps)]
     lo, hi = np.nanpercentile(values, [2.5, 97.5])
     return float(lo), float(hi)
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value for paired binary outcomes: `b` pairs changed one way, `c` the other
+    (the pairs that did not change carry no information). Under H0 each change goes either way with p = 1/2."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1))
+    return min(1.0, 2 * tail / 2**n)
