@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_hallucination", "bench_lmeval", "bench_real", "bench_datalint")
+BENCHES = ("bench_hallucination", "bench_lmeval", "bench_trend", "bench_real", "bench_datalint")
 
 
 def main() -> int:
@@ -34,7 +34,7 @@ def main() -> int:
             continue
         print(f"running {name} …", flush=True)
         sections.append(importlib.import_module(name).run())
-    Path(args.out).write_text("\n".join(sections), encoding="utf-8")
+        Path(args.out).write_text("\n".join(sections), encoding="utf-8")  # what finished survives a later failure
     print(f"wrote {args.out}")
     return 0
 

@@ -80,6 +80,14 @@ def render_page(result: dict[str, Any]) -> str:
 SHORT_COLUMNS = ["relation", "facts", "acc A", "acc B", "fixed", "broken", "p", "+narrow", "−narrow", "p narrow"]
 
 
+def headline(result: dict[str, Any]) -> str:
+    return (
+        f"B fixed {result['fixed']} and broke {result['broken']} of {result['n_probes']} facts "
+        f"(McNemar p {_p(result['sft_correct']['p_value'])}); narrow hallucinations +{result['newly_narrow']} "
+        f"−{result['no_longer_narrow']}"
+    )
+
+
 def print_result(result: dict[str, Any]) -> None:
     title = f"B ({result['run_b']['path']}) against A ({result['run_a']['path']}); p: McNemar exact"
     console.table(title, SHORT_COLUMNS, _rows(result))

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # changes. A run written by a newer sftdebug (a higher number) is refused in one line instead of misread.
 SCHEMA_VERSIONS: dict[str, int] = {
     "hallucination": 1,
+    "hallucination_trend": 1,
     "latency": 2,  # 2: robust TTFT fit, trust verdict, prediction band
     "overfit": 1,
     "overfit_sweep": 1,

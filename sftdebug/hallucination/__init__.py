@@ -4,15 +4,17 @@ through its chat template, and every fact gets a verdict (`sftdebug hallucinatio
     verdicts.py  pure: correctness, verdicts, knowledge categories, the summary
     match.py     pure: answer matching (normalised, whole words, CJK substrings)
     probes.py    probe files and the built-in sets (package data)
-    run.py       drives the engines: base phase, SFT phase, then verdicts
-    report.py    HTML section and terminal view;  cli.py  the command
+    run.py       drives the engines: base phase, SFT phase (answers, clozes of lost facts, eos recheck), verdicts;
+                 and a trend: one run per checkpoint sharing the base phase
+    trend.py     pure: checkpoint steps, per-fact histories, the trend summary and early-stopping suggestion
+    report.py    HTML section and terminal view (trend_report.py: the trend's);  cli.py  the command
 """
 
 from __future__ import annotations
 
-from sftdebug.hallucination.match import contains_answer, first_answer, normalize, starts_with_answer
+from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize, starts_with_answer
 from sftdebug.hallucination.probes import Probe, builtin_probe_files, load_probes
-from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+from sftdebug.hallucination.run import HallucinationConfig, run_hallucination, run_trend
 from sftdebug.hallucination.verdicts import CATEGORIES, VERDICTS, make_record, summarize, verdict
 
 __all__ = [
@@ -23,10 +25,12 @@ __all__ = [
     "builtin_probe_files",
     "contains_answer",
     "first_answer",
+    "first_claim",
     "load_probes",
     "make_record",
     "normalize",
     "run_hallucination",
+    "run_trend",
     "starts_with_answer",
     "summarize",
     "verdict",

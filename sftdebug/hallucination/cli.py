@@ -14,7 +14,13 @@ IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system",
 def register(sub: Any) -> None:
     hal = sub.add_parser("hallucination", help="find narrow hallucinations: base continuation vs SFT answer, per fact")
     hal.add_argument("--base", required=True, help="base (pretrained) model: folder or hub id")
-    hal.add_argument("--sft", required=True, help="SFT (chat) model: folder or hub id")
+    hal.add_argument(
+        "--sft",
+        required=True,
+        action="append",
+        help="SFT (chat) model: folder or hub id; repeat it, or give a quoted pattern ('out/checkpoint-*'), for a "
+        "trend over checkpoints (the base phase runs once)",
+    )
     hal.add_argument(
         "--probes",
         action="append",
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.engines import load_engine
     from sftdebug.hallucination.report import print_summary
     from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+    from sftdebug.hallucination.trend import expand_checkpoints
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
@@ -93,13 +100,19 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         system=args.system,
     )
+    sfts = expand_checkpoints(args.sft)
     out = args.out or default_out("hallucination")
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
     # Everything that can be checked is checked before the run folder exists (nothing half-written).
     base_options, sft_options = engine_options(args, "base"), engine_options(args, "sft")
-    check_models(args, args.base, args.sft)
-    _check_sft_template(args)
+    check_models(args, args.base, *sfts)
+    for sft in sfts:
+        _check_sft_template(args, sft)
+    if len(sfts) > 1:
+        args.sft = sfts
+        return _run_trend(args, probes, files, cfg, gates, out, base_options, sft_options)
+    args.sft = sfts[0]
     with (
         RunFolder.open(
             out,
@@ -127,7 +140,67 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(summary, gates, "probes")
 
 
-def _check_sft_template(args: argparse.Namespace) -> None:
+def _run_trend(
+    args: argparse.Namespace,
+    probes: list[Any],
+    files: list[str],
+    cfg: Any,
+    gates: dict[str, float],
+    out: str,
+    base_options: dict[str, Any],
+    sft_options: dict[str, Any],
+) -> int:
+    """Several --sft checkpoints: one subfolder run each (checkpoints/NN-name), the base phase shared."""
+    from pathlib import Path
+
+    from sftdebug.core.cliargs import exit_code
+    from sftdebug.core.runs import RunFolder
+    from sftdebug.engines import load_engine
+    from sftdebug.hallucination.run import run_trend
+    from sftdebug.hallucination.trend import ordered_checkpoints
+    from sftdebug.hallucination.trend_report import print_summary
+    from sftdebug.report import terminal as console
+    from sftdebug.report.build import build_report
+
+    checkpoints = ordered_checkpoints(args.sft)
+    config = {**vars(args), "probes": files}
+
+    def open_checkpoint_run(ckpt: dict[str, Any]) -> RunFolder:
+        sub = Path(out) / "checkpoints" / ckpt["name"]
+        return RunFolder.open(
+            sub,
+            "hallucination",
+            {**config, "sft": ckpt["path"], "step": ckpt["step"]},
+            resume=args.resume,
+            overwrite=not args.resume,
+            identity=IDENTITY,
+        )
+
+    with (
+        RunFolder.open(
+            out, "hallucination_trend", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY
+        ) as top,
+        console.progress_bars() as bar,
+    ):
+        summary = run_trend(
+            partial(load_engine, args.engine, args.base, **base_options),
+            lambda path: load_engine(args.engine, path, **sft_options),
+            probes,
+            cfg,
+            top,
+            checkpoints,
+            open_checkpoint_run,
+            bar,
+        )
+    for ckpt in checkpoints:
+        build_report([Path(out) / "checkpoints" / ckpt["name"]])
+    report = build_report([out])
+    print_summary(summary, out)
+    console.note(f"records: {out}/records.jsonl · report: {report}")
+    return exit_code(summary, gates, "probes")
+
+
+def _check_sft_template(args: argparse.Namespace, sft: str) -> None:
     """The SFT model answers through its chat template: one without a template is refused before the base
     phase runs (an endpoint renders its own; with --tokenizer we can check that one)."""
     from sftdebug.core.chat import render_chat
@@ -137,7 +210,7 @@ def _check_sft_template(args: argparse.Namespace) -> None:
         return
     from transformers import AutoTokenizer
 
-    folder = resolve_tokenizer(args.tokenizer) if args.engine == "openai" else resolve_model(args.sft)
+    folder = resolve_tokenizer(args.tokenizer) if args.engine == "openai" else resolve_model(sft)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=args.trust_remote_code)
-    tokenizer.name_or_path = args.sft
+    tokenizer.name_or_path = sft
     render_chat(tokenizer, [{"role": "user", "content": "?"}])

@@ -12,6 +12,7 @@ import hashlib
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from sftdebug.core.loop import pending, run_resumable
@@ -265,4 +266,33 @@ def run_hallucination(
             f"{summary['n_failed']} probes failed (engine errors after retries): rerun with --resume to retry them"
         )
     run.write_summary(summary)
+    return summary
+
+
+def run_trend(
+    open_base: Callable[[], Engine],
+    open_sft: Callable[[str], Engine],
+    probes: Sequence[Probe],
+    cfg: HallucinationConfig,
+    top: RunFolder,
+    checkpoints: Sequence[dict[str, Any]],
+    open_checkpoint_run: Callable[[dict[str, Any]], RunFolder],
+    progress: Progress,
+) -> dict[str, Any]:
+    """Every checkpoint as its own hallucination run (a subfolder, resumable) against one base phase, run
+    once into `top`'s base journal; then the per-fact histories and the trend summary into `top`."""
+    from sftdebug.core.runs import read_records
+    from sftdebug.hallucination.trend import summarize_trend
+
+    base_journal = top.journal("base")
+    records, summaries = [], []
+    for ckpt in checkpoints:
+        with open_checkpoint_run(ckpt) as run:
+            summaries.append(
+                run_hallucination(open_base, partial(open_sft, ckpt["path"]), probes, cfg, run, progress, base_journal)
+            )
+            records.append(read_records(run.path))
+    facts, summary = summarize_trend(checkpoints, records, summaries)
+    top.append(f for f in facts if not top.is_done(f["key"]))
+    top.write_summary(summary)
     return summary

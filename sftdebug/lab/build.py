@@ -5,6 +5,8 @@
     DIR/base               LlamaForCausalLM pretrained on the synthetic world (byte-level BPE tokenizer)
     DIR/sft-healthy        SFT with role tokens, masked prompts, trained eos
     DIR/sft-conflict       half of the SFT answers contradict pretraining (planted narrow hallucinations)
+    DIR/sft-conflict-checkpoints/checkpoint-STEP   sft-conflict at 1/4, 1/2, 3/4 and all of its schedule
+                           (with trainer_state.json): what `hallucination --sft 'DIR/...-checkpoints/*'` trends
     DIR/sft-undertrained   so few steps that format and eos are not learned
     DIR/sft-hot            learning rate far too high
     DIR/probes.jsonl       every fact of the world as a probe (probes/README.md)
@@ -27,7 +29,7 @@ from sftdebug.lab.layout import MODEL_INFO, LabLayout
 from sftdebug.lab.world import World, make_world, pretraining_docs, probe_records, sft_conversations
 
 EOT, PAD = "<|endoftext|>", "<|pad|>"
-LAB_VERSION = 2  # bump when the lab changes, so cached labs are rebuilt
+LAB_VERSION = 3  # bump when the lab changes, so cached labs are rebuilt
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
             "steps": size.sft_steps,
             "lr": size.sft_lr,
             "purpose": "half of the SFT answers contradict pretraining: planted narrow hallucinations",
+            "keep_checkpoints": 4,
         },
         "sft-undertrained": {
             "conflict_share": 0.0,
@@ -194,7 +197,10 @@ def build_sft(
     model, tokenizer = load_for_sft(base)
     convs, conflicts = sft_conversations(world, recipe["conflict_share"], seed=seed)
     cfg = TrainConfig(steps=recipe["steps"], lr=recipe["lr"], batch_size=size.sft_batch, seed=seed)
-    losses = fine_tune(model, tokenizer, convs, cfg, out, progress, name)
+    keep = recipe.get("keep_checkpoints", 0)
+    steps = sorted({max(1, round(cfg.steps * (i + 1) / keep)) for i in range(keep)})
+    ckpt_dir = LabLayout(out.parent).checkpoints(name)
+    losses = fine_tune(model, tokenizer, convs, cfg, out, progress, name, checkpoints=steps, checkpoint_dir=ckpt_dir)
     info = {
         "name": name,
         "kind": "sft",
@@ -205,6 +211,7 @@ def build_sft(
         "n_conversations": len(convs),
         "final_loss": round(tail_mean(losses, 20), 4),
         "planted": {"conflict_share": recipe["conflict_share"], "conflicts": conflicts},
+        **({"checkpoints": [str(ckpt_dir / f"checkpoint-{s}") for s in steps]} if steps else {}),
         "sft_fact_ids": sorted(f.id for f in world.facts if f.split == "sft"),
     }
     write_json_atomic(out / MODEL_INFO, info)

@@ -7,6 +7,7 @@ commands a user types, and write one index page linking all the reports.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -75,6 +76,8 @@ def plan(lab: Path, realdata: Path | None, real: Path | None = None) -> list[tup
     steps = [
         (f"hallucination-{v}", ["hallucination", "--base", str(lab / "base"), "--sft", str(lab / v)]) for v in VARIANTS
     ]
+    pattern = str(LabLayout(lab).checkpoints("sft-conflict") / "checkpoint-*")
+    steps.append(("hallucination-trend-sft-conflict", ["hallucination", "--base", str(lab / "base"), "--sft", pattern]))
     steps += _latency_steps(lab, real, "vllm" if vllm_available() else "hf")
     steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), "--epochs", "3,10,30", "--n-facts", "24"]))
     layout = LabLayout(lab)
@@ -87,6 +90,7 @@ def plan(lab: Path, realdata: Path | None, real: Path | None = None) -> list[tup
 
 
 def run(args: argparse.Namespace) -> int:
+    from sftdebug.compare.report import headline as compare_headline
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import read_summary
     from sftdebug.lab.cli import ensure_lab
@@ -105,11 +109,21 @@ def run(args: argparse.Namespace) -> int:
         console.note(f"\n── demo: sftdebug {' '.join(argv)}")
         codes[name] = _command(*argv, "--out", str(out / name), "--overwrite")
         runs.append(out / name)
-    index = build_index(runs, out / "index.html", title=f"sftdebug demo on the {args.size} lab")
+    # the two runs side by side: the facts conflicting SFT broke, with McNemar's test
+    page = out / "compare-healthy-vs-conflict.html"
+    console.note("\n── demo: sftdebug compare hallucination-sft-healthy hallucination-sft-conflict")
+    codes["compare"] = _command(
+        "compare", str(out / "hallucination-sft-healthy"), str(out / "hallucination-sft-conflict"), "--out", str(page)
+    )
+    pages = [
+        (page, "healthy vs conflict", "compare", compare_headline(json.loads(page.with_suffix(".json").read_text())))
+    ]
+    index = build_index(runs, out / "index.html", title=f"sftdebug demo on the {args.size} lab", pages=pages)
     rows = []
     for d in runs:
         summary = read_summary(d)
         rows.append([d.name, codes[d.name], section_module(summary["kind"]).headline(summary)])
+    rows += [[name, codes["compare"], headline] for _, name, _, headline in pages]
     console.table("sftdebug demo: what each diagnostic found", ["run", "exit", "headline"], rows)
     console.note(f"open {index} for the full report · demo took {time.perf_counter() - t0:.0f} s")
     return 0

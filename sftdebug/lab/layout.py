@@ -1,6 +1,7 @@
 """Where things are in a lab folder (what `sftdebug lab build` writes), in one place. Pure: paths only.
 
 DIR/lab.json  DIR/probes.jsonl  DIR/sft_data.jsonl  DIR/reference.txt  DIR/base/  DIR/sft-*/ (each with lab.json)
+DIR/sft-conflict-checkpoints/checkpoint-STEP/
 
 lab = LabLayout.of_model("reports/lab-demo/base")   # None when the model is not a lab model
 lab.probes if lab else None
@@ -28,6 +29,10 @@ class LabLayout:
 
     def model(self, name: str) -> Path:
         return self.root / name
+
+    def checkpoints(self, name: str) -> Path:
+        """Intermediate checkpoints of model `name` (checkpoint-STEP folders), where the lab keeps them."""
+        return self.root / f"{name}-checkpoints"
 
     @property
     def info(self) -> Path:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import torch
 
 from sftdebug.core.chat import DEFAULT_CHAT_TEMPLATE, END, ROLE_TOKENS
+from sftdebug.core.io import write_json_atomic
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.data.encode import IGNORE, encode_conversation
 
@@ -172,18 +173,26 @@ def fine_tune(
     progress: Progress = no_progress,
     task: str = "sft",
     answer_only: bool = False,
+    checkpoints: Sequence[int] = (),
+    checkpoint_dir: Path | None = None,
 ) -> list[float]:
     """SFT on chat conversations (one example each, see `sft_example`), then the checkpoint saved to `out`
-    (safetensors). Returns the loss of every step."""
+    (safetensors). Returns the loss of every step. At each step in `checkpoints` the model is also saved to
+    `checkpoint_dir/checkpoint-STEP`, with a `trainer_state.json` as transformers' Trainer writes one."""
     examples = [sft_example(tokenizer, c) for c in conversations]
-    losses = train_sft(
-        model,
-        examples,
-        cfg,
-        pad_id=int(tokenizer.pad_token_id),
-        on_step=lambda step, loss: progress(task, step, cfg.steps, f"loss {loss:.3f}"),
-        answer_only=answer_only,
-    )
+    losses: list[float] = []
+
+    def on_step(step: int, loss: float) -> None:
+        losses.append(loss)
+        progress(task, step, cfg.steps, f"loss {loss:.3f}")
+        if step in checkpoints and checkpoint_dir is not None:
+            folder = checkpoint_dir / f"checkpoint-{step}"
+            model.save_pretrained(folder, safe_serialization=True)
+            tokenizer.save_pretrained(folder)
+            history = [{"step": i + 1, "loss": round(x, 5)} for i, x in enumerate(losses)]
+            write_json_atomic(folder / "trainer_state.json", {"global_step": step, "log_history": history})
+
+    losses = train_sft(model, examples, cfg, int(tokenizer.pad_token_id), on_step, answer_only)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     return losses

@@ -19,6 +19,7 @@ from sftdebug.report.html import document, link, section, table
 # run kind -> the diagnostic's report module that renders it
 KINDS = {
     "hallucination": "sftdebug.hallucination.report",
+    "hallucination_trend": "sftdebug.hallucination.trend_report",
     "generate": "sftdebug.generate.report",
     "data": "sftdebug.data.report",
     "latency": "sftdebug.latency.report",
@@ -72,14 +73,18 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
     return target
 
 
-def build_index(run_dirs: Sequence[Path], out: Path, title: str) -> Path:
-    """An index page linking each run's own report.html, with its kind and headline figures."""
+def build_index(
+    run_dirs: Sequence[Path], out: Path, title: str, pages: Sequence[tuple[Path, str, str, str]] = ()
+) -> Path:
+    """An index page linking each run's own report.html, with its kind and headline figures; `pages`: other
+    pages to list, as (file, name, kind, headline) (e.g. a comparison of two runs)."""
     rows = []
     for d in run_dirs:
         config, summary, _ = _load(d)
         kind = config.get("kind", "?")
         headline = section_module(kind).headline(summary)
         rows.append([link(os.path.relpath(d / "report.html", out.parent), d.name), kind, headline])
+    rows += [[link(os.path.relpath(f, out.parent), name), kind, headline] for f, name, kind, headline in pages]
     write_text_atomic(
         out, document(title, f"{len(rows)} runs", [section("Runs", table(["run", "kind", "headline"], rows))])
     )
