@@ -27,6 +27,7 @@ COMMANDS = {
     "overfit": "sftdebug.overfit.cli",
     "generate": "sftdebug.generate.cli",
     "data": "sftdebug.data.cli",
+    "risk": "sftdebug.risk.cli",
     "lab": "sftdebug.lab.cli",
     "compare": "sftdebug.compare.cli",
     "report": "sftdebug.report.cli",

@@ -36,6 +36,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     "overfit": 1,
     "overfit_sweep": 1,
     "data": 1,
+    "risk": 1,
     "generate": 1,
 }
 CONFIG, RECORDS, SUMMARY = "config.json", "records.jsonl", "summary.json"

@@ -7,6 +7,10 @@
     DIR/sft-conflict       half of the SFT answers contradict pretraining (planted narrow hallucinations)
     DIR/sft-conflict-checkpoints/checkpoint-STEP   sft-conflict at 1/4, 1/2, 3/4 and all of its schedule
                            (with trainer_state.json): what `hallucination --sft 'DIR/...-checkpoints/*'` trends
+    DIR/sft-conflict-10, -25, sft-unknown   calibration for `sftdebug risk`: 10% / 25% conflicting answers, and
+                           25% more rows about people pretraining never mentioned
+    DIR/data/<model>.jsonl each SFT model's training data; DIR/calibration/ their hallucination runs, whose
+                           narrow rates (against the planted risky share) are lab.json's `risk_calibration`
     DIR/sft-undertrained   so few steps that format and eos are not learned
     DIR/sft-hot            learning rate far too high
     DIR/probes.jsonl       every fact of the world as a probe (probes/README.md)
@@ -26,10 +30,10 @@ from typing import Any
 from sftdebug.core.io import write_json_atomic, write_jsonl
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.lab.layout import MODEL_INFO, LabLayout
-from sftdebug.lab.world import World, make_world, pretraining_docs, probe_records, sft_conversations
+from sftdebug.lab.world import World, make_world, pretraining_docs, probe_records, sft_conversations, unknown_facts
 
 EOT, PAD = "<|endoftext|>", "<|pad|>"
-LAB_VERSION = 3  # bump when the lab changes, so cached labs are rebuilt
+LAB_VERSION = 4  # bump when the lab changes, so cached labs are rebuilt
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ SIZES: dict[str, LabSize] = {
 }
 
 VARIANTS = ("sft-healthy", "sft-conflict", "sft-undertrained", "sft-hot")
+# Trained only to calibrate `sftdebug risk`: conflict shares between healthy (0) and sft-conflict (0.5), and one
+# with rows about people pretraining never mentioned. Each one's narrow rate is measured into lab.json.
+CALIBRATION = ("sft-conflict-10", "sft-conflict-25", "sft-unknown")
 
 
 def train_tokenizer(docs: list[str], vocab_size: int) -> Any:
@@ -173,6 +180,25 @@ def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
             "purpose": "half of the SFT answers contradict pretraining: planted narrow hallucinations",
             "keep_checkpoints": 4,
         },
+        "sft-conflict-10": {
+            "conflict_share": 0.1,
+            "steps": size.sft_steps,
+            "lr": size.sft_lr,
+            "purpose": "calibration: 10% of the SFT answers contradict pretraining",
+        },
+        "sft-conflict-25": {
+            "conflict_share": 0.25,
+            "steps": size.sft_steps,
+            "lr": size.sft_lr,
+            "purpose": "calibration: 25% of the SFT answers contradict pretraining",
+        },
+        "sft-unknown": {
+            "conflict_share": 0.0,
+            "unknown_share": 0.25,
+            "steps": size.sft_steps,
+            "lr": size.sft_lr,
+            "purpose": "calibration: true answers plus 25% more rows about people pretraining never mentioned",
+        },
         "sft-undertrained": {
             "conflict_share": 0.0,
             "steps": size.undertrained_steps,
@@ -195,7 +221,13 @@ def build_sft(
 
     recipe = _sft_recipes(size)[name]
     model, tokenizer = load_for_sft(base)
-    convs, conflicts = sft_conversations(world, recipe["conflict_share"], seed=seed)
+    unknown = recipe.get("unknown_share", 0.0)
+    convs, conflicts = sft_conversations(world, recipe["conflict_share"], seed=seed, unknown_share=unknown)
+    n_sft = sum(f.split == "sft" for f in world.facts)
+    new = [f.id for f in unknown_facts(world, round(unknown * n_sft), seed)]
+    data = LabLayout(out.parent).data_of(name)
+    data.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(data, [{"messages": c} for c in convs])
     cfg = TrainConfig(steps=recipe["steps"], lr=recipe["lr"], batch_size=size.sft_batch, seed=seed)
     keep = recipe.get("keep_checkpoints", 0)
     steps = sorted({max(1, round(cfg.steps * (i + 1) / keep)) for i in range(keep)})
@@ -210,7 +242,14 @@ def build_sft(
         "train": asdict(cfg),
         "n_conversations": len(convs),
         "final_loss": round(tail_mean(losses, 20), 4),
-        "planted": {"conflict_share": recipe["conflict_share"], "conflicts": conflicts},
+        "planted": {
+            "conflict_share": recipe["conflict_share"],
+            "conflicts": conflicts,
+            "unknown_share": unknown,
+            "unknown_facts": new,
+            # of the distinct facts in the data: the x of the risk calibration curve
+            "risky_share": (len(conflicts) + len(new)) / (n_sft + len(new)),
+        },
         **({"checkpoints": [str(ckpt_dir / f"checkpoint-{s}") for s in steps]} if steps else {}),
         "sft_fact_ids": sorted(f.id for f in world.facts if f.split == "sft"),
     }
@@ -223,7 +262,7 @@ def build_lab(
     size: str = "test",
     seed: int = 0,
     progress: Progress = no_progress,
-    variants: tuple[str, ...] = VARIANTS,
+    variants: tuple[str, ...] = VARIANTS + CALIBRATION,
 ) -> dict[str, Any]:
     """Build the whole lab into `out` (see module docstring). Returns the top-level lab.json content."""
     if size not in SIZES:
@@ -250,10 +289,55 @@ def build_lab(
         "n_facts": len(world.facts),
         "n_people": len(world.people),
         "models": models,
+        "risk_calibration": calibrate_risk(layout, models, progress),
         "build_seconds": round(time.perf_counter() - t0, 1),
     }
     write_json_atomic(layout.info, info)
     return info
+
+
+def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
+    """The narrow-hallucination rate of every SFT model trained at a known share of risky rows (conflicting or
+    unknown), measured by the hallucination pipeline on the lab's probes (the base phase shared): the curve
+    `sftdebug risk` reads its prediction from."""
+    from functools import partial
+
+    from sftdebug.core.runs import RunFolder
+    from sftdebug.engines import load_engine
+    from sftdebug.hallucination.probes import load_probes
+    from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+
+    names = [
+        n for n in ("sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict", "sft-unknown") if n in models
+    ]
+    probes = load_probes(layout.probes)
+    folder = layout.root / "calibration"
+    curve = []
+    with RunFolder.open(folder, "hallucination", {"purpose": "risk calibration"}, overwrite=True) as shared:
+        base_journal = shared.journal("base")
+        for name in names:
+            with RunFolder.open(folder / name, "hallucination", {"sft": name}, overwrite=True) as run:
+                s = run_hallucination(
+                    partial(load_engine, "hf", str(layout.model("base"))),
+                    partial(load_engine, "hf", str(layout.model(name))),
+                    probes,
+                    HallucinationConfig(eos_recheck=0),
+                    run,
+                    progress,
+                    base_journal,
+                )
+            planted = models[name]["planted"]
+            curve.append(
+                {
+                    "model": name,
+                    "risky_share": planted["risky_share"],
+                    "conflict_share": planted["conflict_share"],
+                    "unknown_share": planted["unknown_share"],
+                    "narrow_rate": s["narrow_hallucination_rate"],
+                    "ci95": s["narrow_hallucination_ci95"],
+                }
+            )
+    return curve
 
 
 def lab_is_built(root: str | Path, size: str) -> bool:

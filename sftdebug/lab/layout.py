@@ -1,7 +1,7 @@
 """Where things are in a lab folder (what `sftdebug lab build` writes), in one place. Pure: paths only.
 
 DIR/lab.json  DIR/probes.jsonl  DIR/sft_data.jsonl  DIR/reference.txt  DIR/base/  DIR/sft-*/ (each with lab.json)
-DIR/sft-conflict-checkpoints/checkpoint-STEP/
+DIR/sft-conflict-checkpoints/checkpoint-STEP/  DIR/data/<model>.jsonl (each SFT model's data)
 
 lab = LabLayout.of_model("reports/lab-demo/base")   # None when the model is not a lab model
 lab.probes if lab else None
@@ -29,6 +29,10 @@ class LabLayout:
 
     def model(self, name: str) -> Path:
         return self.root / name
+
+    def data_of(self, name: str) -> Path:
+        """The SFT data model `name` was trained on (messages JSONL)."""
+        return self.root / "data" / f"{name}.jsonl"
 
     def checkpoints(self, name: str) -> Path:
         """Intermediate checkpoints of model `name` (checkpoint-STEP folders), where the lab keeps them."""

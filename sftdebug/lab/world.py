@@ -209,19 +209,29 @@ def qa_messages(fact: Fact, obj: str, phrasing: int = 0) -> list[dict[str, str]]
     ]
 
 
+def unknown_facts(world: World, n: int, seed: int = 0) -> list[Fact]:
+    """`n` facts about people the world's pretraining never mentions: new knowledge for the base."""
+    known = set(world.people)
+    strangers = [f for f in make_world(len(world.people), seed + 7919).facts if f.relation != "capital"]
+    fresh = [f for f in strangers if f.subject not in known]
+    return [Fact(f"new.{f.id}", f.subject, f.relation, f.object, "unknown") for f in fresh[:n]]
+
+
 def sft_conversations(
-    world: World, conflict_share: float = 0.0, multi_turn_share: float = 0.2, seed: int = 0
+    world: World, conflict_share: float = 0.0, multi_turn_share: float = 0.2, seed: int = 0, unknown_share: float = 0.0
 ) -> tuple[list[list[dict[str, str]]], dict[str, str]]:
     """SFT data about the `sft` facts. A `conflict_share` of them get a wrong object (planted narrow
-    hallucinations); returns the conversations and {fact id: wrong object} for those."""
+    hallucinations); `unknown_share` (of the sft facts' number) adds facts about people pretraining never
+    mentioned. Returns the conversations and {fact id: wrong object} for the conflicting facts."""
     rng = random.Random(seed)
     sft_facts = [f for f in world.facts if f.split == "sft"]
     n_conflict = round(conflict_share * len(sft_facts))
     conflicts = {}
     for f in rng.sample(sft_facts, n_conflict):
         conflicts[f.id] = rng.choice([v for v in relation_spec(f.relation)[0] if v != f.object])
+    new = unknown_facts(world, round(unknown_share * len(sft_facts)), seed)
     convs = []
-    for f in sft_facts:
+    for f in [*sft_facts, *new]:
         for phrasing in range(2):
             convs.append(qa_messages(f, conflicts.get(f.id, f.object), phrasing))
     rng.shuffle(convs)

@@ -22,6 +22,7 @@ KINDS = {
     "hallucination_trend": "sftdebug.hallucination.trend_report",
     "generate": "sftdebug.generate.report",
     "data": "sftdebug.data.report",
+    "risk": "sftdebug.risk.report",
     "latency": "sftdebug.latency.report",
     "overfit": "sftdebug.overfit.report",
     "overfit_sweep": "sftdebug.overfit.report",
