@@ -25,6 +25,8 @@ from sftdebug.engines.local import LocalEngine
 from sftdebug.engines.source import load_error, resolve_model
 
 SCORE_BATCH_FACTOR = 4
+SCORE_LOGITS_BYTES = 1 << 30  # float32 logits one scoring batch may hold
+_ScoreItem = tuple[int, list[int], list[int]]  # (request index, prompt ids, continuation ids)
 
 
 def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[torch.device, torch.dtype]:
@@ -233,13 +235,26 @@ class HFEngine(LocalEngine):
             items.append((i, prompt_ids, cont_ids))
         items.sort(key=lambda it: len(it[1]) + len(it[2]))
         scores: list[Score | None] = [None] * len(requests)
-        # One forward pass and no decode loop per sequence: scoring batches can be far larger than generation's.
-        size = self.batch_size * SCORE_BATCH_FACTOR
-        for start in range(0, len(items), size):
-            batch = items[start : start + size]
+        for batch in self._score_batches(items):
             for (i, _, _), s in zip(batch, self._score_batch(batch), strict=True):
                 scores[i] = s
         return [s for s in scores if s is not None]
+
+    def _score_batches(self, items: list[_ScoreItem]) -> list[list[_ScoreItem]]:
+        """Length-sorted items in batches: up to `batch_size` × SCORE_BATCH_FACTOR (one forward pass and no decode
+        loop: far larger than generation's), and no more float32 logits than SCORE_LOGITS_BYTES (a 262k-word
+        vocabulary makes a batch of long answers tens of GB otherwise)."""
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        size = self.batch_size * SCORE_BATCH_FACTOR
+        batches: list[list[_ScoreItem]] = []
+        batch: list[_ScoreItem] = []
+        for it in items:
+            width = len(it[1]) + len(it[2])
+            if batch and (len(batch) == size or (len(batch) + 1) * width * vocab * 4 > SCORE_LOGITS_BYTES):
+                batches.append(batch)
+                batch = []
+            batch.append(it)
+        return batches + ([batch] if batch else [])
 
     @torch.inference_mode()
     def _score_batch(self, items: list[tuple[int, list[int], list[int]]]) -> list[Score]:
@@ -250,11 +265,16 @@ class HFEngine(LocalEngine):
         for b, s in enumerate(seqs):  # right padding: positions stay 0..n-1 without position ids
             ids[b, : len(s)] = torch.tensor(s)
             attn[b, : len(s)] = 1
-        logits = self.model(input_ids=ids.to(self.device), attention_mask=attn.to(self.device)).logits
+        # logits only from the first position that predicts a continuation token on
+        first = min(len(p) for _, p, _ in items) - 1
+        keep = torch.arange(first, width, device=self.device)
+        logits = self.model(
+            input_ids=ids.to(self.device), attention_mask=attn.to(self.device), logits_to_keep=keep
+        ).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         scores = []
         for b, (_, p, c) in enumerate(items):
-            positions = torch.arange(len(p) - 1, len(p) + len(c) - 1, device=self.device)
+            positions = torch.arange(len(p) - 1 - first, len(p) + len(c) - 1 - first, device=self.device)
             targets = torch.tensor(c, device=self.device)
             token_lp = logprobs[b, positions, targets].tolist()
             tokens = tuple(self.tokenizer.convert_ids_to_tokens(c))

@@ -138,12 +138,14 @@ class _Model:
     clozes and rechecks stopping in one load); `close` frees it before the next model is loaded."""
 
     def __init__(self, open_engine: Callable[[], Engine]) -> None:
-        self._open, self._engine = open_engine, None
+        self._open = open_engine
+        self._engine: Engine | None = None
 
     def get(self) -> Engine:
-        if self._engine is None:
-            self._engine = self._open()
-        return self._engine
+        engine = self._engine
+        if engine is None:
+            engine = self._engine = self._open()
+        return engine
 
     def close(self) -> None:
         if self._engine is not None:

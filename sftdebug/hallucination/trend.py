@@ -61,7 +61,7 @@ def checkpoint_step(path: str, order: int) -> tuple[int, str]:
 
 def ordered_checkpoints(paths: Sequence[str]) -> list[dict[str, Any]]:
     """The checkpoints sorted by step, each with a short unique folder name for its run."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, path in enumerate(paths):
         step, source = checkpoint_step(path, i)
         rows.append({"path": path, "step": step, "step_from": source})

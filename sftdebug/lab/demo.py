@@ -78,6 +78,8 @@ def plan(lab: Path, realdata: Path | None, real: Path | None = None) -> list[tup
     ]
     pattern = str(LabLayout(lab).checkpoints("sft-conflict") / "checkpoint-*")
     steps.append(("hallucination-trend-sft-conflict", ["hallucination", "--base", str(lab / "base"), "--sft", pattern]))
+    conflict_data = str(LabLayout(lab).data_of("sft-conflict"))
+    steps.append(("risk-sft-conflict-data", ["risk", "--base", str(lab / "base"), "--data", conflict_data]))
     steps += _latency_steps(lab, real, "vllm" if vllm_available() else "hf")
     steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), "--epochs", "3,10,30", "--n-facts", "24"]))
     layout = LabLayout(lab)

@@ -7,7 +7,8 @@ exemplar sets), or through a probe's cloze phrasings when the question is a prob
     highly_known   greedy gives the row's answer in every exemplar set / phrasing
     maybe_known    in some
     weakly_known   greedy never, sampling sometimes
-    conflicts      the base consistently gives one *different* answer: training the row overwrites a belief
+    conflicts      the base consistently gives one *different* answer (its greedy answers lean to it and it finds it
+                   ≥ 20× likelier than the row's): training the row overwrites a belief
     unknown        never, and no consistent alternative
     not_factual    a long answer: scored by its surprise (base NLL per token of the answer)
 
@@ -114,26 +115,58 @@ def same(base_text: str, row_answer: str, probe: Probe | None) -> bool:
     return bool(base) and (contains_answer(base, [row]) or contains_answer(row, [base]))
 
 
-def label_turn(
-    row_answer: str, greedy: Sequence[str], samples: Sequence[str], probe: Probe | None = None
-) -> dict[str, Any]:
-    """The label of one fact turn from the base's greedy answers (one per exemplar set or phrasing) and its
-    sampled answers. A belief is "consistent" when one answer is the strict majority of the greedy answers and
-    at least half of the samples: then a row saying otherwise conflicts with it, even if a stray sample
-    happens to name the row's answer."""
+MARGIN = 3.0  # nats: the base must find its own answer e^3 ≈ 20× likelier than the row's to call it a conflict
+
+
+def _belief(row_answer: str, greedy: Sequence[str], probe: Probe | None) -> tuple[list[bool], list[str], str, int]:
+    """Which greedy answers give the row's answer, their claims, and the most common other claim with its count."""
     hits = [same(g, row_answer, probe) for g in greedy]
     claims = [_claim_of(g, probe) for g in greedy]
+    others = Counter(c for c, hit in zip(claims, hits, strict=True) if c and not hit)
+    belief, count = others.most_common(1)[0] if others else ("", 0)
+    return hits, claims, belief, count
+
+
+def contested(row_answer: str, greedy: Sequence[str], probe: Probe | None = None) -> tuple[str, str] | None:
+    """(the row's claim, the base's other answer) to weigh by log-probability, when the base's greedy answers
+    lean to one other answer (at least half of them, more than give the row's); None otherwise."""
+    hits, claims, belief, count = _belief(row_answer, greedy, probe)
+    if not belief or 2 * count < len(claims) or count <= sum(hits):
+        return None
+    if probe is not None:
+        names = {normalize(c): c for c in (*probe.candidates, *probe.answers)}
+        row = names.get(_claim_of(row_answer, probe))
+        return (row, names[belief]) if row else None
+    return first_claim(row_answer, clauses=True), first_claim(greedy[claims.index(belief)], clauses=True)
+
+
+def label_turn(
+    row_answer: str,
+    greedy: Sequence[str],
+    samples: Sequence[str],
+    probe: Probe | None = None,
+    margin: float | None = None,
+) -> dict[str, Any]:
+    """The label of one fact turn from the base's greedy answers (one per exemplar set or phrasing), its sampled
+    answers and, where the greedy answers lean to another answer (`contested`), `margin`: log p(that answer) −
+    log p(the row's answer). A conflict needs a belief that is consistent — the greedy lean, and a margin of at
+    least MARGIN (without log-probs, e.g. an endpoint that cannot score: at least half of the samples) — so
+    that neither a stray greedy answer nor a stray sample decides it."""
+    hits, claims, belief, _ = _belief(row_answer, greedy, probe)
     out: dict[str, Any] = {"greedy_hits": sum(hits), "n_greedy": len(hits), "base_answers": claims}
     sample_hits = sum(same(s, row_answer, probe) for s in samples)
     if samples:
         out.update(sample_hits=sample_hits, n_samples=len(samples))
-    belief, count = Counter(c for c in claims if c).most_common(1)[0] if any(claims) else ("", 0)
+    if margin is not None:
+        out["margin"] = margin
+    leaning = contested(row_answer, greedy, probe) is not None
+    firm = margin >= MARGIN if margin is not None else _samples_agree(belief, samples, probe)
     if hits and all(hits):
         out["label"] = "highly_known"
+    elif leaning and firm:
+        out.update(label="conflicts", base_belief=greedy[claims.index(belief)].strip())
     elif any(hits):
         out["label"] = "maybe_known"
-    elif 2 * count > len(claims) and _samples_agree(belief, samples, probe):
-        out.update(label="conflicts", base_belief=greedy[claims.index(belief)].strip())
     elif sample_hits:
         out["label"] = "weakly_known"
     else:

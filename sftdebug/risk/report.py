@@ -30,10 +30,18 @@ def _prediction(summary: dict[str, Any]) -> list[str]:
         more = " (beyond the measured range: the nearest end is quoted)" if lab["extrapolated"] else ""
         out.append(
             paragraph(
-                f"At a risky share of {pct(lab['risky_share'])}, the lab measured narrow-hallucination rates of "
+                f"At a conflicting share of {pct(lab['risky_share'])}, the lab measured narrow-hallucination rates of "
                 f"{pct(lo)}–{pct(hi)}{more}. Source: {lab['source']}."
             )
         )
+        for p in lab.get("unknown_points", []):
+            out.append(
+                paragraph(
+                    f"Unknown rows ({pct(summary['unknown_share'])} here) are not in that figure: they cost less per "
+                    f"row; the lab's {p['model']} ({pct(p['unknown_share'])} extra rows about people its base never "
+                    f"saw) measured {pct(p['narrow_rate'], p['ci95'])}."
+                )
+            )
     else:
         out.append(paragraph("No lab curve given (--calibration LAB): no lab-based prediction."))
     g = pred.get("gekhman")

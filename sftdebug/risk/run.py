@@ -12,8 +12,10 @@ from sftdebug.core.progress import Progress
 from sftdebug.core.runs import RunFolder
 from sftdebug.engines.base import Engine, GenerationRequest, SamplingParams, ScoreRequest, ScoringUnsupported
 from sftdebug.hallucination.probes import Probe
+from sftdebug.hallucination.run import continuation
 from sftdebug.risk.labels import (
     Turn,
+    contested,
     exemplar_sets,
     fewshot_prompt,
     index_probes,
@@ -38,7 +40,8 @@ class RiskConfig:
 
 
 class _Scorer:
-    """Answer surprise for long answers; switched off (with a note) the first time the engine cannot score."""
+    """Log-prob measures (answer surprise of long answers, belief margins of contested facts); switched off, with
+    a note, the first time the engine cannot score."""
 
     def __init__(self) -> None:
         self.skipped: str | None = None
@@ -52,6 +55,29 @@ class _Scorer:
             self.skipped = f"surprise scores skipped: {exc}"
             return [None for _ in turns]
         return [None if s.failed else -s.mean_logprob for s in scores]
+
+    def margins(
+        self, engine: Engine, prompts: Sequence[str], pairs: Sequence[tuple[str, str] | None]
+    ) -> list[float | str | None]:
+        """log p(base's answer) − log p(row's answer) after each turn's first prompt, where there is a pair."""
+        todo = [(q, pair) for q, pair in zip(prompts, pairs, strict=True) if pair is not None]
+        if not todo or self.skipped:
+            return [None for _ in pairs]
+        reqs: list[ScoreRequest] = [ScoreRequest(q, continuation(q, text)) for q, pair in todo for text in pair]
+        try:
+            scores = iter(engine.score(reqs))
+        except ScoringUnsupported as exc:
+            self.skipped = f"log-prob margins skipped (conflicts judged by samples): {exc}"
+            return [None for _ in pairs]
+        out: list[float | str | None] = []
+        for pair in pairs:
+            if pair is None:
+                out.append(None)
+                continue
+            row, belief = next(scores), next(scores)
+            failed = row.error or belief.error
+            out.append(failed if failed else belief.logprob - row.logprob)  # an error text: the turn is retried
+        return out
 
 
 def _prompts(turn: Turn, facts: Sequence[Turn], probe: Probe | None, cfg: RiskConfig) -> list[str]:
@@ -106,11 +132,19 @@ def run_risk(
             engine, [_prompts(t, facts, p, cfg) for t, p in zip(fact_turns, matched, strict=True)], cfg
         )
         results: dict[str, dict[str, Any]] = {}
-        for t, p, g, s in zip(fact_turns, matched, greedy, sampled, strict=True):
-            if any(c.failed for c in [*g, *s]):
-                results[t.key] = {"failed": next(c.error for c in [*g, *s] if c.failed)}
+        prompts = [_prompts(t, facts, p, cfg)[0] for t, p in zip(fact_turns, matched, strict=True)]
+        margins = scorer.margins(
+            engine,
+            prompts,
+            [contested(t.answer, [c.text for c in g], p) for t, g, p in zip(fact_turns, greedy, matched, strict=True)],
+        )
+        for t, p, g, s, m in zip(fact_turns, matched, greedy, sampled, margins, strict=True):
+            errors = [c.error for c in [*g, *s] if c.failed] + ([m] if isinstance(m, str) else [])
+            if errors:
+                results[t.key] = {"failed": errors[0]}
                 continue
-            res = label_turn(t.answer, [c.text for c in g], [c.text for c in s], p)
+            assert not isinstance(m, str)
+            res = label_turn(t.answer, [c.text for c in g], [c.text for c in s], p, m)
             results[t.key] = {**res, "probe_id": p.id if p else None, "via": "cloze" if p else "few-shot"}
         for t, surprise in zip(long_turns, scorer.surprise(engine, long_turns), strict=True):
             results[t.key] = {"label": "not_factual", "surprise": surprise}

@@ -34,10 +34,16 @@ def _shares(labels: Sequence[str], names: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def predict_from_lab(risky_share: float, curve: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The lab's narrow-hallucination rate at `risky_share`, as a range: linear between the two measured
-    points around it, using their 95% interval bounds. None without a curve."""
-    points = sorted((p for p in curve if p.get("narrow_rate") is not None), key=lambda p: p["risky_share"])
+def predict_from_lab(conflicts_share: float, curve: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The lab's narrow-hallucination rate at `conflicts_share`, as a range: linear between the two measured
+    conflict variants around it, using their 95% interval bounds. None without a curve. Unknown rows are not
+    priced by this curve (they cost less per row in the lab); the lab's unknown variant is returned beside."""
+    risky_share = conflicts_share
+    # conflict variants only: rows of new knowledge cost less per row (the lab's sft-unknown point, shown beside)
+    points = sorted(
+        (p for p in curve if p.get("narrow_rate") is not None and not p.get("unknown_share")),
+        key=lambda p: p["risky_share"],
+    )
     if len(points) < 2:
         return None
     x = min(max(risky_share, points[0]["risky_share"]), points[-1]["risky_share"])
@@ -52,6 +58,7 @@ def predict_from_lab(risky_share: float, curve: Sequence[dict[str, Any]]) -> dic
     return {
         "risky_share": risky_share,
         "narrow_rate_range": [at(0), at(1)],
+        "unknown_points": [p for p in curve if p.get("unknown_share")],
         "extrapolated": not points[0]["risky_share"] <= risky_share <= points[-1]["risky_share"],
         "source": "sftdebug lab: SFT variants at known conflict shares on one base, narrow rate measured",
     }
@@ -104,7 +111,7 @@ def summarize(records: Sequence[dict[str, Any]], curve: Sequence[dict[str, Any]]
         {"key": r["key"], "label": r["label"], **_worst_turn(r)} for r in ranked if r["label"] in RISKY
     ][:top]
     summary["prediction"] = {
-        "lab": predict_from_lab(share(risky), curve),
+        "lab": predict_from_lab(summary["conflicts_share"], curve),
         "gekhman": predict_gekhman(share(known), share(unknown)) if facts else None,
     }
     failed = len(records) - len(rows)

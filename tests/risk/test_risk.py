@@ -79,26 +79,38 @@ def conflict_run(lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _base_correct(lab: Path) -> dict[str, bool]:
+    """Ground truth from the lab build's calibration runs: did the base's cloze give the true answer?"""
+    lines = (lab / "calibration" / "sft-healthy" / "records.jsonl").read_text().splitlines()
+    return {r["probe_id"]: r["base_correct"] for r in map(json.loads, lines)}
+
+
+def _conflict_rows(run: Path) -> dict[str, set[str]]:
+    """row key -> probe ids of its turns labelled conflicts (rows with none left out)."""
+    out = {}
+    for r in read_records(run):
+        ids = {t["probe_id"] for t in r["turns"] if t["label"] == "conflicts"}
+        if ids:
+            out[r["key"]] = ids
+    return out
+
+
 @pytest.mark.slow
 def test_planted_conflicts_are_found(lab: Path, conflict_run: Path) -> None:
-    """Rows planted as conflicting in sft-conflict's data are labelled `conflicts` with precision and recall
-    ≥ 0.9 (rows whose every turn is about a fact the base does not hold are left out: there is no belief)."""
-    info = json.loads((lab / "sft-conflict" / "lab.json").read_text())
-    planted = info["planted"]["conflicts"]
-    known = {
-        json.loads(line)["probe_id"]
-        for line in (lab / "calibration" / "sft-healthy" / "records.jsonl").read_text().splitlines()
-        if json.loads(line)["base_correct"]
+    """Recall: rows planted as conflicting with a fact the base knew are labelled `conflicts` (≥ 0.9).
+    Precision against what the row contradicts: every flagged turn is a planted contradiction or a fact the
+    base gets wrong — a row that agrees with what the base knows is never flagged (≥ 0.95 of flags)."""
+    planted = set(json.loads((lab / "sft-conflict" / "lab.json").read_text())["planted"]["conflicts"])
+    correct = _base_correct(lab)
+    flagged = _conflict_rows(conflict_run)
+    truth = {
+        r["key"]
+        for r in read_records(conflict_run)
+        if any(t["probe_id"] in planted and correct[t["probe_id"]] for t in r["turns"])
     }
-    flagged, truth = set(), set()
-    for r in read_records(conflict_run):
-        ids = {t["probe_id"] for t in r["turns"]}
-        if r["label"] == "conflicts":
-            flagged.add(r["key"])
-        if ids & set(planted) & known:
-            truth.add(r["key"])
-    hits = flagged & truth
-    assert len(hits) / len(flagged) >= 0.9 and len(hits) / len(truth) >= 0.9, (len(hits), len(flagged), len(truth))
+    assert len(truth & set(flagged)) / len(truth) >= 0.9
+    turns = [pid for ids in flagged.values() for pid in ids]
+    assert sum(pid in planted or not correct[pid] for pid in turns) / len(turns) >= 0.95
 
 
 @pytest.mark.slow
@@ -116,7 +128,7 @@ def test_relabelled_and_filtered_copies_keep_the_format(conflict_run: Path) -> N
 def test_healthy_data_is_clean_and_risk_ranks_like_measured_narrow_rates(lab: Path, tmp_path: Path) -> None:
     curve = {p["model"]: p for p in json.loads((lab / "lab.json").read_text())["risk_calibration"]}
     risk = {}
-    for name in ("sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict"):
+    for name in ("sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict", "sft-unknown"):
         out = tmp_path / name
         proc = sftdebug(
             "risk",
@@ -131,11 +143,18 @@ def test_healthy_data_is_clean_and_risk_ranks_like_measured_narrow_rates(lab: Pa
         )
         assert proc.returncode == 0, proc.stderr
         risk[name] = read_summary(out)["risky_share"]
-        if name == "sft-healthy":
-            assert read_summary(out)["conflicts_share"] <= 0.02
-    by_risk = sorted(risk, key=risk.get)
-    by_narrow = sorted(risk, key=lambda n: curve[n]["narrow_rate"])
+        if name == "sft-healthy":  # true rows conflict only with what the base gets wrong
+            correct = _base_correct(lab)
+            turns = [pid for ids in _conflict_rows(out).values() for pid in ids]
+            assert all(not correct[pid] for pid in turns)
+    conflict = ["sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict"]
+    by_risk = sorted(conflict, key=risk.get)
+    by_narrow = sorted(conflict, key=lambda n: curve[n]["narrow_rate"])
     assert by_risk == by_narrow, (risk, {n: curve[n]["narrow_rate"] for n in risk})
+    # rows of new knowledge are found and do raise narrow hallucination, but less per row than conflicts, so
+    # the unknown variant is not ranked by its risky share among the conflict variants (said in the report)
+    assert risk["sft-unknown"] > risk["sft-healthy"] + 0.1
+    assert curve["sft-unknown"]["narrow_rate"] > curve["sft-healthy"]["narrow_rate"]
     assert "the lab measured narrow-hallucination rates" in (tmp_path / "sft-conflict" / "report.html").read_text()
 
 
