@@ -16,27 +16,38 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_hallucination", "bench_lmeval", "bench_trend", "bench_real", "bench_datalint")
+BENCHES = ("bench_hallucination", "bench_lmeval", "bench_trend", "bench_risk", "bench_real", "bench_datalint")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(HERE / "results.md"))
-    parser.add_argument("--only", default=None, help="run only benchmarks whose name contains this")
+    parser.add_argument("--only", default=None, help="run only benchmarks whose name contains this (the others' "
+                        "sections in --out are kept)")  # fmt: skip
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
-    sections = [
-        f"# sftdebug benchmarks\n\n{time.strftime('%Y-%m-%d %H:%M')} · Python {platform.python_version()} · "
-        f"{platform.machine()} · {_cores()} cores\n"
-    ]
+    out = Path(args.out)
+    sections = _sections(out.read_text(encoding="utf-8")) if args.only and out.is_file() else {}
+    stamp = f"{time.strftime('%Y-%m-%d %H:%M')} · Python {platform.python_version()} · {platform.machine()} · {_cores()} cores"
     for name in BENCHES:
         if args.only and args.only not in name:
             continue
         print(f"running {name} …", flush=True)
-        sections.append(importlib.import_module(name).run())
-        Path(args.out).write_text("\n".join(sections), encoding="utf-8")  # what finished survives a later failure
+        sections[name] = f"<!-- {name} -->\n_{stamp}_\n\n" + importlib.import_module(name).run()
+        # written after every benchmark: what finished survives a later failure
+        body = [sections[n] for n in BENCHES if n in sections]
+        out.write_text("\n".join(["# sftdebug benchmarks\n", *body]), encoding="utf-8")
     print(f"wrote {args.out}")
     return 0
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The benchmark sections of an earlier results file, by benchmark name (from their `<!-- name -->` marks)."""
+    found = {}
+    for part in text.split("<!-- ")[1:]:
+        name, _, rest = part.partition(" -->")
+        found[name] = f"<!-- {name} -->{rest.rstrip()}\n"
+    return found
 
 
 def _cores() -> int:

@@ -74,6 +74,7 @@ HAL = ["hallucination", "--base", "{lab}/base", "--sft", "{lab}/sft-healthy"]
 GEN = ["generate", "--model", "{lab}/sft-healthy"]
 LAT = ["latency", "--model", "{lab}/base"]
 DATA = ["data", "{lab}/sft_data.jsonl", "--tokenizer", "{lab}/sft-healthy"]
+RISK = ["risk", "--base", "{lab}/base", "--data", "{lab}/sft_data.jsonl"]
 
 # (id, argv with {lab}/{x} placeholders, what makes {x}, a phrase the one line must hold)
 CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
@@ -142,6 +143,20 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
         _run_folder("corrupt-config"),
         "config.json",
     ),
+    ("hal-trend-pattern", ["hallucination", "--base", "{lab}/base", "--sft", "{lab}/nope-*"], None, "matches no"),
+    ("hal-trend-twice", [*HAL, "--sft", "{lab}/sft-healthy"], None, "more than once"),
+    ("hal-trend-no-template", [*HAL, "--sft", "{lab}/base"], None, "chat template"),
+    ("risk-data-missing", ["risk", "--base", "{lab}/base", "--data", "./nope.jsonl"], None, "no such file"),
+    ("risk-data-latin1", ["risk", "--base", "{lab}/base", "--data", "{x}"], _file("d.jsonl", LATIN1), "not UTF-8"),
+    ("risk-drop", [*RISK, "--drop", "everything"], None, "--drop"),
+    ("risk-shots", [*RISK, "--shots", "0"], None, "--shots"),
+    ("risk-samples", [*RISK, "--samples", "-1"], None, "--samples"),
+    ("risk-calibration", [*RISK, "--calibration", "./nope"], None, "not a lab folder"),
+    ("risk-overwrite-input", [*RISK, "--write-filtered", "{lab}/sft_data.jsonl"], None, "overwrite the input"),
+    ("risk-base-missing", ["risk", "--base", "./no/such", "--data", "{lab}/sft_data.jsonl"], None, "does not exist"),
+    ("compare-missing", ["compare", "./no/such", "./no/such"], None, "not a run folder"),
+    ("compare-kind", ["compare", "{x}", "{x}"], _run_folder("non-object-records"), "not a hallucination run"),
+    ("compare-gate", ["compare", "./a", "./b", "--fail-above", "narrow=1"], None, "not a comparison metric"),
     ("convert-not-gguf", ["convert", "{x}"], _file("m.bin", "x"), "not a .gguf"),
     ("convert-missing", ["convert", "./nope.gguf"], None, "no such file"),
     ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),
@@ -156,7 +171,7 @@ def test_bad_input(
     before = sorted(p.name for p in tmp_path.iterdir())
     out = tmp_path / "out"
     args = [a.format(lab=lab, x=x, tmp=tmp_path) for a in argv]
-    if "--out" not in args and argv[0] in ("hallucination", "generate", "latency", "data", "overfit"):
+    if "--out" not in args and argv[0] in ("hallucination", "generate", "latency", "data", "overfit", "risk"):
         args += ["--out", str(out)]
     first = sftdebug(*args)
     one_line_error(first, needle)

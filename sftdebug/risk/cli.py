@@ -43,8 +43,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from functools import partial
-
     from sftdebug.core.cliargs import (
         check_models,
         default_out,
@@ -99,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     check_models(args, args.base)
     config = {**vars(args), "probes": probe_files, "format": data.format}
     with RunFolder.open(out, "risk", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY) as run:
-        engine = partial(load_engine, args.engine, args.base, **options)()
+        engine = load_engine(args.engine, args.base, **options)
         try:
             with console.progress_bars() as bar:
                 skipped = run_risk(engine, rows, turns, probes, cfg, run, bar)

@@ -106,7 +106,9 @@ def summarize(records: Sequence[dict[str, Any]], curve: Sequence[dict[str, Any]]
         at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
         summary["surprise"] = {"mean": mean(surprise), "p50": at(0.5), "p90": at(0.9), "max": ordered[-1]}
     order = {lab: i for i, lab in enumerate(LABELS)}
-    ranked = sorted(fact_rows, key=lambda r: (order[r["label"]], r["key"]))
+    # riskiest first: conflicts before unknown rows, the most confident beliefs (largest log-prob margin) first
+    margin = lambda r: max((t.get("margin") or 0.0 for t in r["turns"]), default=0.0)  # noqa: E731
+    ranked = sorted(fact_rows, key=lambda r: (order[r["label"]], -margin(r), r["key"]))
     summary["riskiest"] = [
         {"key": r["key"], "label": r["label"], **_worst_turn(r)} for r in ranked if r["label"] in RISKY
     ][:top]
@@ -121,4 +123,4 @@ def summarize(records: Sequence[dict[str, Any]], curve: Sequence[dict[str, Any]]
 
 def _worst_turn(record: dict[str, Any]) -> dict[str, Any]:
     turn = min(record["turns"], key=lambda t: LABELS.index(t["label"]))
-    return {k: turn.get(k) for k in ("question", "answer", "base_belief", "base_answers", "probe_id")}
+    return {k: turn.get(k) for k in ("question", "answer", "base_belief", "base_answers", "probe_id", "margin")}
