@@ -32,6 +32,7 @@ def test_mcnemar_exact_matches_hand_computed_values(b: int, c: int, p: float) ->
 
 def test_mcnemar_exact_matches_scipy() -> None:
     from scipy import stats  # a dev dependency: the reference implementation
+
     for b in range(0, 25, 3):
         for c in range(0, 25, 4):
             if b + c:
