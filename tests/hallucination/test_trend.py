@@ -93,7 +93,8 @@ def test_trend_on_lab_checkpoints_equals_separate_runs(lab: Path, tmp_path: Path
     assert len((trend / "base.jsonl").read_text().splitlines()) == 120, "one base phase for all checkpoints"
     rates = [c["narrow_hallucination_rate"] for c in summary["checkpoints"]]
     assert rates[-1] > rates[0]
-    for row, ckpt in zip(summary["checkpoints"], ckpts, strict=True):
+    pairs = list(zip(summary["checkpoints"], ckpts, strict=True))
+    for row, ckpt in [pairs[0], pairs[-1]]:  # the first and the last: a separate run of each gives the same verdicts
         alone = tmp_path / ckpt.name
         assert sftdebug(*base, "--sft", str(ckpt), "--out", str(alone)).returncode == 0
         verdicts = lambda d: {r["probe_id"]: r["verdict"] for r in read_records(d)}  # noqa: E731

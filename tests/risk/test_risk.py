@@ -74,7 +74,8 @@ def conflict_run(lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = lab / "data" / "sft-conflict.jsonl"
     proc = sftdebug("risk", "--base", str(lab / "base"), "--data", str(data), "--out", str(out),
                     "--write-relabelled", str(out.parent / "relabelled.jsonl"),
-                    "--write-filtered", str(out.parent / "filtered.jsonl"), "--drop", "conflicts")  # fmt: skip
+                    "--write-filtered", str(out.parent / "filtered.jsonl"), "--drop", "conflicts",
+                    "--samples", "2")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return out
 
