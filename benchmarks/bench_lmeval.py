@@ -11,14 +11,11 @@ neither. Needs lm-eval (`make bench` installs it).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import lab
+from common import lab, timed
 
 from sftdebug.core.runs import read_records
 from sftdebug.hallucination.probes import load_probes
@@ -44,22 +41,13 @@ metric_list:
 """
 
 
-def _timed(argv: list[str]) -> float:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[:3]} failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
-
-
 def _lm_eval(model: Path, task: str, tasks_dir: Path, out: Path, chat: bool) -> tuple[float, dict[str, str]]:
     argv = [
         sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
         "--tasks", task, "--include_path", str(tasks_dir), "--batch_size", str(BATCH), "--device", "cpu",
         "--output_path", str(out), "--log_samples",
     ]  # fmt: skip
-    seconds = _timed([*argv, "--apply_chat_template"] if chat else argv)
+    seconds = timed([*argv, "--apply_chat_template"] if chat else argv)
     [samples] = out.rglob(f"samples_{task}_*.jsonl")
     rows = [json.loads(line) for line in samples.read_text().splitlines()]
     return seconds, {r["doc"]["id"]: r["resps"][0][0] for r in rows}
@@ -87,7 +75,7 @@ def run() -> str:
             (tasks / f"{name}.yaml").write_text(
                 TASK.format(name=name, data=data, field=field, until=until, max_new=max_new)
             )
-        ours_s = _timed(
+        ours_s = timed(
             [
                 sys.executable, "-m", "sftdebug", "hallucination", "--base", str(root / "base"),
                 "--sft", str(root / "sft-healthy"), "--probes", str(tmp / "probes_subset.jsonl"),

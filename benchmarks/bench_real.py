@@ -6,12 +6,10 @@ Needs `make real` (the converted models in the cache).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from common import sftdebug_timed
 
 from sftdebug.core.runs import read_records, read_summary
 from sftdebug.lab.real import real_model
@@ -25,15 +23,10 @@ def run() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         for engine in ("hf", "vllm"):
             out = Path(tmp) / engine
-            argv = [
-                sys.executable, "-m", "sftdebug", "hallucination", "--base", str(base), "--sft", str(sft),
+            seconds[engine] = sftdebug_timed(
+                "hallucination", "--base", str(base), "--sft", str(sft),
                 "--builtin", "en", "--limit", str(N_PROBES), "--engine", engine, "--out", str(out),
-            ]  # fmt: skip
-            start = time.perf_counter()
-            proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-            seconds[engine] = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise RuntimeError(f"hallucination --engine {engine} failed:\n{proc.stderr[-3000:]}")
+            )  # fmt: skip
             verdicts[engine] = {r["probe_id"]: r["verdict"] for r in read_records(out)}
             s = read_summary(out)
             rows.append(

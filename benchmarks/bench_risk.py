@@ -7,14 +7,10 @@ variant* (leave-one-out: a variant never predicts itself), next to the rate meas
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import lab
+from common import lab, sftdebug_timed
 
 from sftdebug.core.runs import read_summary
 from sftdebug.risk.summary import predict_from_lab
@@ -28,13 +24,8 @@ def run() -> str:
         for point in curve:
             out = Path(tmp) / point["model"]
             data = root / "data" / f"{point['model']}.jsonl"
-            argv = [sys.executable, "-m", "sftdebug", "risk", "--base", str(root / "base"), "--data", str(data),
-                    "--out", str(out), "--calibration", str(root)]  # fmt: skip
-            start = time.perf_counter()
-            proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-            seconds = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise RuntimeError(f"risk on {data} failed:\n{proc.stderr[-3000:]}")
+            seconds = sftdebug_timed("risk", "--base", str(root / "base"), "--data", str(data), "--out", str(out),
+                                     "--calibration", str(root))  # fmt: skip
             s = read_summary(out)
             others = [p for p in curve if p["model"] != point["model"]]
             pred = predict_from_lab(s["conflicts_share"], others)

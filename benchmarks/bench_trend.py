@@ -5,31 +5,14 @@ checkpoints, both as the command a user types, in one run; the verdicts are comp
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import lab
+from common import lab, sftdebug_timed
 
 from sftdebug.core.runs import read_records, read_summary
 
 N_PROBES = 610
-
-
-def _timed(*argv: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "sftdebug", *argv],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"sftdebug {argv[0]} failed:\n{proc.stderr[-3000:]}")
-    return time.perf_counter() - start
 
 
 def run() -> str:
@@ -38,11 +21,13 @@ def run() -> str:
     base = ["hallucination", "--base", str(root / "base"), "--limit", str(N_PROBES)]
     with tempfile.TemporaryDirectory() as tmp:
         trend = Path(tmp) / "trend"
-        trend_s = _timed(*base, "--sft", str(root / "sft-conflict-checkpoints" / "checkpoint-*"), "--out", str(trend))
+        trend_s = sftdebug_timed(
+            *base, "--sft", str(root / "sft-conflict-checkpoints" / "checkpoint-*"), "--out", str(trend)
+        )
         separate_s, same = 0.0, []
         for row, ckpt in zip(read_summary(trend)["checkpoints"], ckpts, strict=True):
             alone = Path(tmp) / ckpt.name
-            separate_s += _timed(*base, "--sft", str(ckpt), "--out", str(alone))
+            separate_s += sftdebug_timed(*base, "--sft", str(ckpt), "--out", str(alone))
             verdicts = lambda d: {r["probe_id"]: r["verdict"] for r in read_records(d)}  # noqa: E731
             same.append(verdicts(trend / "checkpoints" / row["name"]) == verdicts(alone))
         rates = " → ".join(f"{c['narrow_hallucination_rate']:.1%}" for c in read_summary(trend)["checkpoints"])

@@ -20,7 +20,7 @@ from sftdebug.core.progress import Progress
 from sftdebug.core.runs import Journal, RunFolder
 from sftdebug.engines.base import Engine, GenerationRequest, Message, SamplingParams, ScoreRequest, ScoringUnsupported
 from sftdebug.hallucination.probes import Probe
-from sftdebug.hallucination.verdicts import base_correct, make_record, sft_correct, summarize
+from sftdebug.hallucination.verdicts import base_correct, make_record, sft_correct, summarize, verdict
 
 
 @dataclass(frozen=True)
@@ -175,14 +175,11 @@ def _probe_key(p: Probe) -> str:
 
 
 def _lost(p: Probe, base: dict[str, Any] | None, sft: dict[str, Any] | None) -> bool:
-    """A narrow hallucination (the base knew it, the SFT answer is wrong): worth asking the SFT model the cloze."""
-    return bool(
-        base
-        and sft
-        and p.answer is not None
-        and base_correct(base["greedy"][0], p)
-        and not sft_correct(sft["greedy"][0], p)
-    )
+    """A narrow hallucination (by the verdict rules): worth asking the SFT model the cloze."""
+    if base is None or sft is None:
+        return False
+    b, s = base["greedy"][0], sft["greedy"][0]
+    return verdict(p, base_correct(b, p), sft_correct(s, p), b, s) == "narrow_hallucination"
 
 
 def run_hallucination(

@@ -130,7 +130,18 @@ def _belief(row_answer: str, greedy: Sequence[str], probe: Probe | None) -> tupl
 def contested(row_answer: str, greedy: Sequence[str], probe: Probe | None = None) -> tuple[str, str] | None:
     """(the row's claim, the base's other answer) to weigh by log-probability, when the base's greedy answers
     lean to one other answer (at least half of them, more than give the row's); None otherwise."""
-    hits, claims, belief, count = _belief(row_answer, greedy, probe)
+    return _contested(row_answer, greedy, probe, *_belief(row_answer, greedy, probe))
+
+
+def _contested(
+    row_answer: str,
+    greedy: Sequence[str],
+    probe: Probe | None,
+    hits: list[bool],
+    claims: list[str],
+    belief: str,
+    count: int,
+) -> tuple[str, str] | None:
     if not belief or 2 * count < len(claims) or count <= sum(hits):
         return None
     if probe is not None:
@@ -152,14 +163,14 @@ def label_turn(
     log p(the row's answer). A conflict needs a belief that is consistent — the greedy lean, and a margin of at
     least MARGIN (without log-probs, e.g. an endpoint that cannot score: at least half of the samples) — so
     that neither a stray greedy answer nor a stray sample decides it."""
-    hits, claims, belief, _ = _belief(row_answer, greedy, probe)
+    hits, claims, belief, count = _belief(row_answer, greedy, probe)
     out: dict[str, Any] = {"greedy_hits": sum(hits), "n_greedy": len(hits), "base_answers": claims}
     sample_hits = sum(same(s, row_answer, probe) for s in samples)
     if samples:
         out.update(sample_hits=sample_hits, n_samples=len(samples))
     if margin is not None:
         out["margin"] = margin
-    leaning = contested(row_answer, greedy, probe) is not None
+    leaning = _contested(row_answer, greedy, probe, hits, claims, belief, count) is not None
     firm = margin >= MARGIN if margin is not None else _samples_agree(belief, samples, probe)
     if hits and all(hits):
         out["label"] = "highly_known"

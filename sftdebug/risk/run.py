@@ -114,8 +114,8 @@ def run_risk(
     run: RunFolder,
     progress: Progress,
 ) -> str | None:
-    """Label every row into `run` (rows already recorded are skipped). Returns a note when surprise scores
-    could not be computed."""
+    """Label every row into `run` (rows already recorded are skipped). Returns a note when log-prob measures
+    (surprise, belief margins) could not be computed."""
     facts = [t for t in turns if is_fact(t, cfg.max_answer_words)]
     by_question = index_probes(probes)
     by_row: dict[int, list[Turn]] = {}
@@ -128,14 +128,12 @@ def run_risk(
         fact_turns = [t for t in todo if is_fact(t, cfg.max_answer_words)]
         long_turns = [t for t in todo if not is_fact(t, cfg.max_answer_words)]
         matched = [probe_for(t, by_question) for t in fact_turns]
-        greedy, sampled = _ask(
-            engine, [_prompts(t, facts, p, cfg) for t, p in zip(fact_turns, matched, strict=True)], cfg
-        )
+        turn_prompts = [_prompts(t, facts, p, cfg) for t, p in zip(fact_turns, matched, strict=True)]
+        greedy, sampled = _ask(engine, turn_prompts, cfg)
         results: dict[str, dict[str, Any]] = {}
-        prompts = [_prompts(t, facts, p, cfg)[0] for t, p in zip(fact_turns, matched, strict=True)]
         margins = scorer.margins(
             engine,
-            prompts,
+            [qs[0] for qs in turn_prompts],
             [contested(t.answer, [c.text for c in g], p) for t, g, p in zip(fact_turns, greedy, matched, strict=True)],
         )
         for t, p, g, s, m in zip(fact_turns, matched, greedy, sampled, margins, strict=True):
