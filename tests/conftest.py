@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "data/encode.py", "core/chat.py"]
+# what shapes the lab, its calibration runs included (the risk labels they store)
+LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "data/encode.py", "core/chat.py", "risk/labels.py",
+               "risk/run.py"]  # fmt: skip
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -157,6 +157,10 @@ class VLLMEngine(LocalEngine):
         if not cuda:
             # vLLM reads the NUMA node's memory on CPU and fails without an explicit KV-cache size.
             options["kv_cache_memory_bytes"] = kv_cache_bytes or cache
+        # Per-request seeds crash vLLM 0.32 on CPU as soon as a seeded request is prefilled in chunks (it rewinds the
+        # generator's offset, which CPU generators lack: "CPU Generator does not use offset"). On CPU, sampling
+        # uses the engine's seed (0) instead: repeatable for the same requests, not per request.
+        self._request_seeds = cuda
         self._loop: _LoopThread | None = None
         self._ids = itertools.count()
         if streaming:
@@ -189,7 +193,7 @@ class VLLMEngine(LocalEngine):
             n=p.n,
             temperature=p.temperature,
             top_p=p.top_p,
-            seed=p.seed if p.temperature > 0 else None,
+            seed=p.seed if p.temperature > 0 and self._request_seeds else None,
             max_tokens=p.max_new_tokens,
             stop=list(p.stop) or None,
             stop_token_ids=list(p.stop_token_ids) or None,

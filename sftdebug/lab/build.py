@@ -9,8 +9,9 @@
                            (with trainer_state.json): what `hallucination --sft 'DIR/...-checkpoints/*'` trends
     DIR/sft-conflict-10, -25, sft-unknown   calibration for `sftdebug risk`: 10% / 25% conflicting answers, and
                            25% more rows about people pretraining never mentioned
-    DIR/data/<model>.jsonl each SFT model's training data; DIR/calibration/ their hallucination runs, whose
-                           narrow rates (against the planted risky share) are lab.json's `risk_calibration`
+    DIR/data/<model>.jsonl each SFT model's training data; DIR/calibration/ their hallucination runs and
+                           (calibration/risk/) `sftdebug risk` runs on their data: narrow rate against the risky
+                           shares risk measures, lab.json's `risk_calibration`
     DIR/sft-undertrained   so few steps that format and eos are not learned
     DIR/sft-hot            learning rate far too high
     DIR/probes.jsonl       every fact of the world as a probe (probes/README.md)
@@ -33,7 +34,7 @@ from sftdebug.lab.layout import MODEL_INFO, LabLayout
 from sftdebug.lab.world import World, make_world, pretraining_docs, probe_records, sft_conversations, unknown_facts
 
 EOT, PAD = "<|endoftext|>", "<|pad|>"
-LAB_VERSION = 4  # bump when the lab changes, so cached labs are rebuilt
+LAB_VERSION = 5  # bump when the lab changes, so cached labs are rebuilt
 
 
 @dataclass(frozen=True)
@@ -297,9 +298,11 @@ def build_lab(
 
 
 def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
-    """The narrow-hallucination rate of every SFT model trained at a known share of risky rows (conflicting or
-    unknown), measured by the hallucination pipeline on the lab's probes (the base phase shared): the curve
-    `sftdebug risk` reads its prediction from."""
+    """The curve `sftdebug risk` reads its prediction from. For every SFT model trained at a known share of risky
+    rows (conflicting or unknown): its narrow-hallucination rate, measured by the hallucination pipeline on the
+    lab's probes (the base phase shared), against the shares `risk` itself measures on its training data before
+    training (DIR/calibration/risk/<model>) — so a prediction reads the curve on the scale `risk` measures (which
+    also counts the base's own confident errors as conflicts), not on the planted share."""
     from functools import partial
 
     from sftdebug.core.runs import RunFolder
@@ -337,7 +340,34 @@ def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress
                     "ci95": s["narrow_hallucination_ci95"],
                 }
             )
+    measure_risk(layout, curve, probes, progress)
     return curve
+
+
+def measure_risk(layout: LabLayout, curve: list[dict[str, Any]], probes: list[Any], progress: Progress) -> None:
+    """`sftdebug risk` on each calibration point's training data (DIR/calibration/risk/<model>), its shares stored
+    in the point as "risk"."""
+    from sftdebug.core.runs import RunFolder, read_records
+    from sftdebug.data.formats import load_sft_file
+    from sftdebug.engines import load_engine
+    from sftdebug.risk.labels import turns_of
+    from sftdebug.risk.run import RiskConfig, run_risk
+    from sftdebug.risk.summary import summarize
+
+    folder = layout.root / "calibration"
+    engine = load_engine("hf", str(layout.model("base")))
+    try:
+        for point in curve:
+            data = load_sft_file(layout.data_of(point["model"]))
+            out = folder / "risk" / point["model"]
+            args = {"base": str(layout.model("base")), "data": str(layout.data_of(point["model"]))}
+            with RunFolder.open(out, "risk", args, overwrite=True) as run:
+                run_risk(engine, data.rows, turns_of(data.rows), probes, RiskConfig(), run, progress)
+                measured = summarize(read_records(run.path))
+                run.write_summary(measured)
+            point["risk"] = {k: measured[k] for k in ("conflicts_share", "unknown_share", "risky_share")}
+    finally:
+        engine.close()
 
 
 def lab_is_built(root: str | Path, size: str) -> bool:

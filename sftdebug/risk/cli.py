@@ -100,14 +100,16 @@ def run(args: argparse.Namespace) -> int:
         engine = load_engine(args.engine, args.base, **options)
         try:
             with console.progress_bars() as bar:
-                skipped = run_risk(engine, rows, turns, probes, cfg, run, bar)
+                meta = run_risk(engine, rows, turns, probes, cfg, run, bar)
         finally:
             engine.close()
         records = read_records(run.path)
         summary = summarize(records, curve)
         summary["n_bad_rows"] = len(data.bad)
         summary["n_probes_matched"] = sum(1 for r in records for t in r["turns"] if t.get("probe_id"))
-        summary["warnings"] = [w for w in [skipped] if w]
+        summary["warnings"] = meta["warnings"]
+        if "exemplars" in meta:
+            summary["exemplars"] = meta["exemplars"]
         if data.bad:
             summary["warnings"].append(
                 f"{len(data.bad)} rows could not be read (first: {data.bad[0].where}: {data.bad[0].reason})"

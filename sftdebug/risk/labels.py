@@ -1,16 +1,18 @@
 """What the base model already believes about each SFT row, before training. Pure: no engine, no I/O.
 
-Every question → answer turn of a row is a *turn*. A turn whose answer is short (≤ `max_answer_words`) is a
-fact; the base model is asked it closed-book — through a few-shot QA prompt built from other rows (several
+Every question → answer turn of a row is a *turn*. A turn whose answer is short (≤ `max_answer_words`) and whose
+question asks for knowledge (`closed_book`: no input block, no task verb, no structured answer) is a fact; the base model is asked it closed-book — through a few-shot QA prompt built from other rows (several
 exemplar sets), or through a probe's cloze phrasings when the question is a probe's — greedily and by sampling:
 
     highly_known   greedy gives the row's answer in every exemplar set / phrasing
     maybe_known    in some
+    conflicts      greedy never, and the base consistently gives one *different* answer about the same subject (its
+                   greedy answers lean to it and, averaged over the prompts, it finds it ≥ 20× likelier than the
+                   row's): training the row overwrites a belief
     weakly_known   greedy never, sampling sometimes
-    conflicts      the base consistently gives one *different* answer (its greedy answers lean to it and it finds it
-                   ≥ 20× likelier than the row's): training the row overwrites a belief
     unknown        never, and no consistent alternative
-    not_factual    a long answer: scored by its surprise (base NLL per token of the answer)
+    not_factual    a long answer, or a task on material the question gives: scored by its surprise (base NLL
+                   per token of the answer)
 
 A row takes the riskiest label of its turns. Gekhman et al. (2024) showed unknown rows are fitted late and
 raise hallucination once fitted; sftdebug's lab shows conflicting rows multiply the narrow-hallucination rate.
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize
+from sftdebug.hallucination.match import _tokens, contains_answer, first_answer, first_claim, normalize
 from sftdebug.hallucination.probes import Probe
 
 # riskiest first: a row takes the first of these that any of its turns has
@@ -61,13 +63,35 @@ def turns_of(rows: Sequence[Any]) -> list[Turn]:
 
 def words(text: str) -> int:
     """Words, counting each CJK character as one (a Chinese answer has no spaces)."""
-    from sftdebug.hallucination.match import _tokens
-
     return len(_tokens(text))
 
 
 def is_fact(turn: Turn, max_answer_words: int) -> bool:
-    return 0 < words(turn.answer) <= max_answer_words
+    return 0 < words(turn.answer) <= max_answer_words and closed_book(turn.question, turn.answer)
+
+
+# Instructions that ask for work, not knowledge: their short outputs ("0.5", "fog.", a sorted list) are not facts.
+_TASK_VERBS = frozenset({
+    "transform", "rewrite", "rephrase", "paraphrase", "summarize", "summarise", "classify", "categorize",
+    "categorise", "sort", "rearrange", "reorganize", "reorder", "convert", "translate", "edit", "correct", "improve",
+    "generate", "create", "write", "compose", "design", "suggest", "brainstorm", "detect", "evaluate", "rate",
+    "replace", "format", "calculate", "compute", "solve", "analyze", "analyse",
+})  # fmt: skip
+_TASK_PREFIXES_CJK = ("将", "把", "生成", "建议", "翻译", "改写", "重写", "总结", "概括", "分类", "换句话说", "写", "创作",
+                      "设计", "编写", "计算", "选择", "排序", "转换")  # fmt: skip
+
+
+def closed_book(question: str, answer: str) -> bool:
+    """Does the question ask for something the base could know, rather than for work on material it supplies?
+    Not when it carries an input block (alpaca's input after the instruction, on its own lines), starts with a
+    task verb ("Transform …", "Classify …", "将以下…"), or the answer is structured (a tool call, JSON, markup):
+    such short answers say nothing about the base's knowledge."""
+    q, a = question.strip(), answer.lstrip()
+    if "\n" in q or (a and a[0] in "{[<`"):
+        return False
+    first = normalize(q).split()[:2]
+    verb = first[1] if first[:1] == ["please"] and len(first) > 1 else (first[0] if first else "")
+    return verb not in _TASK_VERBS and not q.startswith(_TASK_PREFIXES_CJK)
 
 
 def qa_block(question: str, answer: str | None = None) -> str:
@@ -127,28 +151,71 @@ def _belief(row_answer: str, greedy: Sequence[str], probe: Probe | None) -> tupl
     return hits, claims, belief, count
 
 
-def contested(row_answer: str, greedy: Sequence[str], probe: Probe | None = None) -> tuple[str, str] | None:
-    """(the row's claim, the base's other answer) to weigh by log-probability, when the base's greedy answers
-    lean to one other answer (at least half of them, more than give the row's); None otherwise."""
-    return _contested(row_answer, greedy, probe, *_belief(row_answer, greedy, probe))
+@dataclass(frozen=True)
+class Contest:
+    """What a contested turn's margin weighs: after the prompt and the `prefix` both answers share, the row's
+    rest against the base's rest ("Bron Parour plays the" + "cello" / "trumpet"), so that only the fact differs."""
+
+    prefix: str
+    row: str
+    belief: str
+
+
+def contested(row_answer: str, greedy: Sequence[str], probe: Probe | None = None, question: str = "") -> Contest | None:
+    """The contest to weigh by log-probability when the base's greedy answers lean to one other answer (at least
+    half of them, more than give the row's); None otherwise, or when the base's answer is about something else
+    (`on_topic`)."""
+    return _contested(row_answer, greedy, probe, question, *_belief(row_answer, greedy, probe))
+
+
+# function words never count as the subject a row's answer restates from its question
+_FUNCTION = frozenset({
+    "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "from", "and", "or", "is", "are", "was",
+    "were", "be", "does", "do", "did", "what", "which", "who", "whom", "whose", "where", "when", "why", "how",
+    "that", "this", "it", "its", "his", "her", "their",
+})  # fmt: skip
+
+
+def on_topic(question: str, row_claim: str, base_claim: str) -> bool:
+    """Is the base's claim about the row's subject? What the row's claim restates from the question ("Bron Parour"
+    in "Bron Parour plays the cello.") must be in the base's claim too: "Vu Lubailey plays the trumpet." is the
+    base continuing the few-shot pattern with another person, not a belief about this one. (Exemplars are rows of
+    the same file, so a base answers in the rows' own form: bare answers where rows are bare, nothing restated.)"""
+    restated = (set(_tokens(question)) & set(_tokens(row_claim))) - _FUNCTION
+    return restated <= set(_tokens(base_claim))
+
+
+def _split_shared(row: str, belief: str) -> Contest | None:
+    """The longest word prefix the two claims share (compared normalised), and what differs after it."""
+    rw, bw = row.split(), belief.split()
+    k = 0
+    while k < min(len(rw), len(bw)) and normalize(rw[k]) == normalize(bw[k]):
+        k += 1
+    rest_row, rest_belief = " ".join(rw[k:]), " ".join(bw[k:])
+    return Contest(" ".join(rw[:k]), rest_row, rest_belief) if rest_row and rest_belief else None
 
 
 def _contested(
     row_answer: str,
     greedy: Sequence[str],
     probe: Probe | None,
+    question: str,
     hits: list[bool],
     claims: list[str],
     belief: str,
     count: int,
-) -> tuple[str, str] | None:
+) -> Contest | None:
     if not belief or 2 * count < len(claims) or count <= sum(hits):
         return None
     if probe is not None:
         names = {normalize(c): c for c in (*probe.candidates, *probe.answers)}
         row = names.get(_claim_of(row_answer, probe))
-        return (row, names[belief]) if row else None
-    return first_claim(row_answer, clauses=True), first_claim(greedy[claims.index(belief)], clauses=True)
+        return Contest("", row, names[belief]) if row else None
+    row_claim = first_claim(row_answer, clauses=True)
+    base_claim = first_claim(greedy[claims.index(belief)], clauses=True)
+    if not on_topic(question, row_claim, base_claim):
+        return None
+    return _split_shared(row_claim, base_claim)
 
 
 def label_turn(
@@ -157,10 +224,12 @@ def label_turn(
     samples: Sequence[str],
     probe: Probe | None = None,
     margin: float | None = None,
+    question: str = "",
 ) -> dict[str, Any]:
     """The label of one fact turn from the base's greedy answers (one per exemplar set or phrasing), its sampled
     answers and, where the greedy answers lean to another answer (`contested`), `margin`: log p(that answer) −
-    log p(the row's answer). A conflict needs a belief that is consistent — the greedy lean, and a margin of at
+    log p(the row's answer), averaged over the turn's prompts (every way of asking, not only the first). A
+    conflict needs a belief that is consistent — the greedy lean, and a margin of at
     least MARGIN (without log-probs, e.g. an endpoint that cannot score: at least half of the samples) — so
     that neither a stray greedy answer nor a stray sample decides it."""
     hits, claims, belief, count = _belief(row_answer, greedy, probe)
@@ -170,14 +239,14 @@ def label_turn(
         out.update(sample_hits=sample_hits, n_samples=len(samples))
     if margin is not None:
         out["margin"] = margin
-    leaning = _contested(row_answer, greedy, probe, hits, claims, belief, count) is not None
+    leaning = _contested(row_answer, greedy, probe, question, hits, claims, belief, count) is not None
     firm = margin >= MARGIN if margin is not None else _samples_agree(belief, samples, probe)
     if hits and all(hits):
         out["label"] = "highly_known"
+    elif any(hits):  # the base does give the row's answer one way of asking: no consistent other belief
+        out["label"] = "maybe_known"
     elif leaning and firm:
         out.update(label="conflicts", base_belief=greedy[claims.index(belief)].strip())
-    elif any(hits):
-        out["label"] = "maybe_known"
     elif sample_hits:
         out["label"] = "weakly_known"
     else:

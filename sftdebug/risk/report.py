@@ -7,6 +7,7 @@ from typing import Any
 from sftdebug.report import terminal as console
 from sftdebug.report.html import cards, details, paragraph, pct, section, table, warning
 from sftdebug.risk.labels import LABELS
+from sftdebug.risk.summary import MIN_FACTS_GEKHMAN
 
 HELP = {
     "conflicts": "the base consistently answers something else: training the row overwrites a belief",
@@ -14,8 +15,12 @@ HELP = {
     "weakly_known": "only sampling finds the answer",
     "maybe_known": "greedy gives it with some exemplar sets / phrasings",
     "highly_known": "greedy gives it every time",
-    "not_factual": "a long answer: not a closed-book fact (see surprise)",
+    "not_factual": "a long answer or a task on given material: not a closed-book fact (see surprise)",
 }
+
+
+def _fact_rows(n: int) -> str:
+    return f"{n} fact row{'' if n == 1 else 's'}"
 
 
 def _label_rows(shares: dict[str, Any]) -> list[list[Any]]:
@@ -27,26 +32,38 @@ def _prediction(summary: dict[str, Any]) -> list[str]:
     lab = pred.get("lab")
     if lab:
         lo, hi = lab["narrow_rate_range"]
-        more = " (beyond the measured range: the nearest end is quoted)" if lab["extrapolated"] else ""
+        more = (
+            " (beyond the measured conflicting shares: extrapolated along the nearest two)"
+            if lab["extrapolated"]
+            else ""
+        )
+        cost = lab["unknown_cost_per_share"]
+        unknown = (
+            f"each unknown row priced by the lab's {', '.join(lab['unknown_points'])} at {pct(cost[0])}–{pct(cost[1])} "
+            "of narrow rate per 100% unknown rows (less than a conflicting row)"
+            if cost
+            else "unknown rows not priced (the lab has no unknown variant)"
+        )
+        scale = "" if lab["measured_x"] else " (an older lab: its curve is read at the planted shares)"
         out.append(
             paragraph(
-                f"At a conflicting share of {pct(lab['risky_share'])}, the lab measured narrow-hallucination rates of "
-                f"{pct(lo)}–{pct(hi)}{more}. Source: {lab['source']}."
+                f"At {pct(lab['conflicts_share'])} conflicting and {pct(lab['unknown_share'])} unknown fact rows, the "
+                f"lab measured narrow-hallucination rates of {pct(lo)}–{pct(hi)}{more}: {unknown}{scale}. "
+                f"Source: {lab['source']}."
             )
         )
-        for p in lab.get("unknown_points", []):
-            out.append(
-                paragraph(
-                    f"Unknown rows ({pct(summary['unknown_share'])} here) are not in that figure: they cost less per "
-                    f"row; the lab's {p['model']} ({pct(p['unknown_share'])} extra rows about people its base never "
-                    f"saw) measured {pct(p['narrow_rate'], p['ci95'])}."
-                )
-            )
     else:
         out.append(paragraph("No lab curve given (--calibration LAB): no lab-based prediction."))
     g = pred.get("gekhman")
     if g:
         out.append(paragraph(f"{g['source']}: {g['heldout_accuracy_pct_in_their_setting']:.1f}% held-out accuracy."))
+    elif summary["n_fact_rows"]:
+        out.append(
+            paragraph(
+                f"Only {_fact_rows(summary['n_fact_rows'])} (fewer than {MIN_FACTS_GEKHMAN}): Gekhman et al.'s share-based "
+                "fit is not quoted, its shares would be noise; the lab range above is widened by the shares' intervals."
+            )
+        )
     return out
 
 
@@ -68,6 +85,14 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         ),
     ]
     out += [warning(w) for w in summary.get("warnings", [])]
+    ex = summary.get("exemplars")
+    if ex:
+        out.append(
+            paragraph(
+                f"Few-shot exemplars: {ex['pool']} ({ex['agreed']} of {ex['screened']} screened rows answered with "
+                "their own answer; rows that contradict the base would teach it in context to accept wrong answers)."
+            )
+        )
     out.append(
         section(
             "What the base already believes",
@@ -133,7 +158,7 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
 def headline(summary: dict[str, Any]) -> str:
     lab = summary["prediction"].get("lab")
     text = (
-        f"{summary['n_fact_rows']} fact rows of {summary['n_rows']}: conflicting {pct(summary['conflicts_share'])}, "
+        f"{_fact_rows(summary['n_fact_rows'])} of {summary['n_rows']}: conflicting {pct(summary['conflicts_share'])}, "
         f"unknown {pct(summary['unknown_share'])}"
     )
     if lab:

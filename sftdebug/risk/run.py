@@ -3,6 +3,7 @@ probe's cloze) for fact turns, answer log-probs for long ones; one record per ro
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from sftdebug.engines.base import Engine, GenerationRequest, SamplingParams, Sco
 from sftdebug.hallucination.probes import Probe
 from sftdebug.hallucination.run import continuation
 from sftdebug.risk.labels import (
+    Contest,
     Turn,
     contested,
     exemplar_sets,
@@ -24,6 +26,7 @@ from sftdebug.risk.labels import (
     probe_for,
     qa_block,
     row_label,
+    same,
 )
 
 
@@ -37,6 +40,7 @@ class RiskConfig:
     max_new_tokens: int = 16
     seed: int = 0
     chunk: int = 32  # rows per journal append
+    screen: int = 32  # fact rows asked first to find exemplars the base agrees with (`screen_exemplars`)
 
 
 class _Scorer:
@@ -57,26 +61,30 @@ class _Scorer:
         return [None if s.failed else -s.mean_logprob for s in scores]
 
     def margins(
-        self, engine: Engine, prompts: Sequence[str], pairs: Sequence[tuple[str, str] | None]
+        self, engine: Engine, prompts: Sequence[Sequence[str]], contests: Sequence[Contest | None]
     ) -> list[float | str | None]:
-        """log p(base's answer) − log p(row's answer) after each turn's first prompt, where there is a pair."""
-        todo = [(q, pair) for q, pair in zip(prompts, pairs, strict=True) if pair is not None]
+        """log p(base's answer) − log p(row's answer), averaged over each contested turn's prompts."""
+        todo = [(q, c) for qs, c in zip(prompts, contests, strict=True) if c is not None for q in qs]
         if not todo or self.skipped:
-            return [None for _ in pairs]
-        reqs: list[ScoreRequest] = [ScoreRequest(q, continuation(q, text)) for q, pair in todo for text in pair]
+            return [None for _ in contests]
+        reqs: list[ScoreRequest] = []
+        for q, c in todo:
+            context = q + continuation(q, c.prefix) if c.prefix else q
+            reqs += [ScoreRequest(context, continuation(context, text)) for text in (c.row, c.belief)]
         try:
             scores = iter(engine.score(reqs))
         except ScoringUnsupported as exc:
             self.skipped = f"log-prob margins skipped (conflicts judged by samples): {exc}"
-            return [None for _ in pairs]
+            return [None for _ in contests]
         out: list[float | str | None] = []
-        for pair in pairs:
-            if pair is None:
+        for qs, contest in zip(prompts, contests, strict=True):
+            if contest is None:
                 out.append(None)
                 continue
-            row, belief = next(scores), next(scores)
-            failed = row.error or belief.error
-            out.append(failed if failed else belief.logprob - row.logprob)  # an error text: the turn is retried
+            pairs = [(next(scores), next(scores)) for _ in qs]
+            failed = next((s.error for pair in pairs for s in pair if s.error), None)
+            # an error text: the turn is retried
+            out.append(failed if failed else sum(b.logprob - r.logprob for r, b in pairs) / len(pairs))
         return out
 
 
@@ -90,6 +98,8 @@ def _prompts(turn: Turn, facts: Sequence[Turn], probe: Probe | None, cfg: RiskCo
 
 def _ask(engine: Engine, prompts: list[list[str]], cfg: RiskConfig) -> tuple[list[list[Any]], list[list[Any]]]:
     """Greedy and sampled answers for every prompt of every turn, in two batched calls."""
+    if not prompts:  # a chunk of rows without a fact
+        return [], []
     flat = [q for qs in prompts for q in qs]
     greedy = engine.generate([GenerationRequest(q, SamplingParams(cfg.max_new_tokens, stop=("\n",))) for q in flat])
     sampled: list[list[Any]] = [[] for _ in flat]
@@ -105,6 +115,27 @@ def _ask(engine: Engine, prompts: list[list[str]], cfg: RiskConfig) -> tuple[lis
     return out_g, out_s
 
 
+def screen_exemplars(engine: Engine, facts: Sequence[Turn], cfg: RiskConfig) -> tuple[list[Turn], dict[str, Any]]:
+    """The few-shot exemplar pool: rows the base itself answers with the row's answer. A file's own rows make the
+    exemplars (they show its answer form), but rows that contradict the base teach it, in context, to accept wrong
+    answers: on Gemma-3-270m with a file half of whose answers were wrong, margins of facts it knew fell below the
+    conflict threshold. So `cfg.screen` fact rows are asked first (exemplars drawn among themselves) and those it
+    agrees with become the pool; with too few (a base that cannot follow few-shot prompts), all facts are, and the
+    returned note says so."""
+    rng = random.Random(f"{cfg.seed}:screen")
+    screened = rng.sample(list(facts), min(cfg.screen, len(facts)))
+    if len(screened) <= cfg.shots:
+        return list(facts), {"screened": 0, "agreed": 0, "pool": "all fact rows (too few to screen)"}
+    prompts = [fewshot_prompt(exemplar_sets(screened, t, cfg.shots, 1, cfg.seed)[0], t.question) for t in screened]
+    params = SamplingParams(cfg.max_new_tokens, stop=("\n",))
+    outs = engine.generate([GenerationRequest(q, params) for q in prompts])
+    agreed = [t for t, o in zip(screened, outs, strict=True) if not o[0].failed and same(o[0].text, t.answer, None)]
+    info: dict[str, Any] = {"screened": len(screened), "agreed": len(agreed)}
+    if len({t.row for t in agreed}) > cfg.shots:
+        return agreed, {**info, "pool": "rows the base agrees with"}
+    return list(facts), {**info, "pool": "all fact rows (the base agreed with too few)"}
+
+
 def run_risk(
     engine: Engine,
     rows: Sequence[Any],
@@ -113,11 +144,14 @@ def run_risk(
     cfg: RiskConfig,
     run: RunFolder,
     progress: Progress,
-) -> str | None:
-    """Label every row into `run` (rows already recorded are skipped). Returns a note when log-prob measures
-    (surprise, belief margins) could not be computed."""
+) -> dict[str, Any]:
+    """Label every row into `run` (rows already recorded are skipped). Returns what the summary should say: the
+    few-shot exemplar pool, and warnings (log-prob measures that could not be computed)."""
     facts = [t for t in turns if is_fact(t, cfg.max_answer_words)]
     by_question = index_probes(probes)
+    meta: dict[str, Any] = {"warnings": []}
+    if any(probe_for(t, by_question) is None for t in facts):  # some facts are asked few-shot
+        facts, meta["exemplars"] = screen_exemplars(engine, facts, cfg)
     by_row: dict[int, list[Turn]] = {}
     for t in turns:
         by_row.setdefault(t.row, []).append(t)
@@ -131,18 +165,18 @@ def run_risk(
         turn_prompts = [_prompts(t, facts, p, cfg) for t, p in zip(fact_turns, matched, strict=True)]
         greedy, sampled = _ask(engine, turn_prompts, cfg)
         results: dict[str, dict[str, Any]] = {}
-        margins = scorer.margins(
-            engine,
-            [qs[0] for qs in turn_prompts],
-            [contested(t.answer, [c.text for c in g], p) for t, g, p in zip(fact_turns, greedy, matched, strict=True)],
-        )
+        contests = [
+            contested(t.answer, [c.text for c in g], p, t.question)
+            for t, g, p in zip(fact_turns, greedy, matched, strict=True)
+        ]
+        margins = scorer.margins(engine, turn_prompts, contests)
         for t, p, g, s, m in zip(fact_turns, matched, greedy, sampled, margins, strict=True):
             errors = [c.error for c in [*g, *s] if c.failed] + ([m] if isinstance(m, str) else [])
             if errors:
                 results[t.key] = {"failed": errors[0]}
                 continue
             assert not isinstance(m, str)
-            res = label_turn(t.answer, [c.text for c in g], [c.text for c in s], p, m)
+            res = label_turn(t.answer, [c.text for c in g], [c.text for c in s], p, m, t.question)
             results[t.key] = {**res, "probe_id": p.id if p else None, "via": "cloze" if p else "few-shot"}
         for t, surprise in zip(long_turns, scorer.surprise(engine, long_turns), strict=True):
             results[t.key] = {"label": "not_factual", "surprise": surprise}
@@ -167,4 +201,6 @@ def run_risk(
         return records
 
     run_resumable(sorted(by_row), lambda r: rows[r].where, work, run, cfg.chunk, progress, "base (closed-book)")
-    return scorer.skipped
+    if scorer.skipped:
+        meta["warnings"].append(scorer.skipped)
+    return meta

@@ -188,3 +188,17 @@ def test_overfit_eval_runs_through_vllm(tiny_sweep: Path, tmp_path: Path) -> Non
     via_hf = json.loads((setting / "summary.json").read_text())
     assert via_vllm["recall"] == via_hf["recall"]
     assert via_vllm["embeddings"]["moved"] == via_hf["embeddings"]["moved"] is True
+
+
+def test_seeded_sampling_survives_chunked_prefill(lab: Path, probes: list[dict]) -> None:
+    """Seeded samples over a batch too long for one prefill step (as `risk` asks): vLLM 0.32 on CPU crashed
+    ("CPU Generator does not use offset") when a seeded request was prefilled in chunks."""
+    text = " ".join(f"{p['cloze'][0]} {p['answer']}." for p in probes[:30])
+    params = SamplingParams(max_new_tokens=8, temperature=0.5, n=3, seed=0)
+    reqs = [GenerationRequest(f"{text[7 * i :][:600]} {p['cloze'][0]}", params) for i, p in enumerate(probes[:64])]
+    engine = load_engine("vllm", str(lab / "base"))
+    try:
+        out = engine.generate(reqs)
+    finally:
+        engine.close()
+    assert [len(o) for o in out] == [3] * len(reqs) and not any(c.failed for o in out for c in o)

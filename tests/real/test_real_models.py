@@ -102,3 +102,36 @@ def test_a_gguf_file_is_accepted_as_a_model_and_the_run_says_so(real: dict[str, 
     config = json.loads((tmp_path / "gen" / "config.json").read_text())
     conversion = config["gguf_conversions"][str(gguf)]
     assert conversion["dequantised_to"] == "float32" and conversion["folder"] == str(real["smollm2-135m-instruct"])
+
+
+def test_risk_on_gemma_flags_rows_that_contradict_what_it_knows(real: dict[str, Path], tmp_path: Path) -> None:
+    """`risk` on a real base, few-shot (no probes): rows contradicting facts Gemma-3-270m knows are `conflicts`,
+    true rows never are, and tasks with short outputs (an input block, a task verb) are not facts."""
+    from sftdebug.core.runs import read_records
+
+    true = [("What is the capital of Croatia?", "Zagreb"), ("What is the capital of Norway?", "Oslo"),
+            ("What is the capital of Romania?", "Bucharest"), ("What is the capital of the United Kingdom?", "London"),
+            ("What is the capital of the Czech Republic?", "Prague"), ("What is the capital of Ireland?", "Dublin"),
+            ("What is the capital of Poland?", "Warsaw"), ("What is the currency of Japan?", "Japanese yen"),
+            ("What is the currency of Russia?", "Russian ruble"), ("What is the currency of Turkey?", "Turkish lira"),
+            ("What is the currency of South Korea?", "South Korean won"),
+            ("What is the currency of Malaysia?", "Malaysian ringgit")]  # fmt: skip
+    wrong = [("What is the capital of Japan?", "Dublin"), ("What is the currency of India?", "Israeli new shekel"),
+             ("What is the currency of the United States?", "Norwegian krone"),
+             ("What is the currency of South Africa?", "Israeli new shekel")]  # fmt: skip
+    tasks = [("Transform the following sentence using a synonym: The car sped quickly.", "The car sped fast."),
+             ("Identify the sentiment, 0.5 for neutral.\nThe products were", "0.5")]  # fmt: skip
+    data = tmp_path / "qa.json"
+    rows = [{"instruction": q, "input": "", "output": a} for q, a in true + wrong + tasks]
+    data.write_text(json.dumps(rows))
+    out = tmp_path / "risk"
+    proc = sftdebug("risk", "--base", str(real["gemma-3-270m"]), "--data", str(data), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    labels = {r["turns"][0]["question"]: r["label"] for r in read_records(out)}
+    assert sum(labels[q] == "conflicts" for q, _ in wrong) >= 3, labels
+    assert not any(labels[q] == "conflicts" for q, _ in true), labels
+    assert all(labels[q.strip()] == "not_factual" for q, _ in tasks), labels
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["exemplars"]["pool"] == "rows the base agrees with"
+    assert summary["prediction"]["gekhman"] is None, "16 fact rows: too few for a share-based fit"
+    assert "Only 16 fact rows" in (out / "report.html").read_text()

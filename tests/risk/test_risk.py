@@ -11,9 +11,11 @@ from helpers import one_line_error, sftdebug
 
 from sftdebug.core.runs import read_records, read_summary
 from sftdebug.data.formats import load_sft_file
+from sftdebug.engines.base import Completion, GenerationRequest
 from sftdebug.hallucination.probes import Probe
-from sftdebug.risk.labels import exemplar_sets, label_turn, row_label, turns_of
-from sftdebug.risk.summary import predict_from_lab
+from sftdebug.risk.labels import Contest, Turn, closed_book, contested, exemplar_sets, label_turn, row_label, turns_of
+from sftdebug.risk.run import RiskConfig, screen_exemplars
+from sftdebug.risk.summary import predict_from_lab, predict_range
 
 CITY = Probe(
     "p1.city", ("Pul Gafuley lives in",), ("Where does Pul Gafuley live?",), "Kestra", (), ("Kestra", "Quito", "Lima")
@@ -28,6 +30,8 @@ CITY = Probe(
         ("Tokyo", ["Osaka", "Kyoto", "Nara"], ["Tokyo", "Nara"], None, "weakly_known"),
         ("Tokyo", ["Osaka", "Kyoto", "Nara"], ["Nara"], None, "unknown"),
         ("Tokyo", ["Kyoto", "Kyoto.", "Osaka"], ["Kyoto", "Kyoto", "Tokyo"], None, "conflicts"),
+        # one way of asking gives the row's answer: maybe known, however the others lean
+        ("Tokyo", ["Tokyo", "Kyoto", "Kyoto", "Kyoto"], [], None, "maybe_known"),
         # a stray sample does not outweigh a consistent belief, but scattered samples do
         ("Tokyo", ["Kyoto", "Kyoto"], ["Kyoto", "Nara", "Osaka", "Tokyo"], None, "weakly_known"),
         # the row's sentence answer contains the base's short claim
@@ -40,6 +44,51 @@ CITY = Probe(
 )
 def test_turn_labels(answer: str, greedy: list[str], samples: list[str], probe: Probe | None, label: str) -> None:
     assert label_turn(answer, greedy, samples, probe)["label"] == label
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "fact"),
+    [
+        ("Which company employs Fain Kafaimar?", "Fain Kafaimar works for Wonka.", True),
+        ("Name one of the branches of science", "Physics.", True),
+        ("9和10哪个数更大？", "10比9大。", True),
+        # alpaca's input block after the instruction: the answer is about the given text, not knowledge
+        ("Identify the sentiment of the sentence, 0.5 for neutral.\nThe products were", "0.5", False),
+        ("Transform the following sentence using a synonym: The car sped quickly.", "The car sped fast.", False),
+        ("Please translate 'cat' into French.", "chat", False),
+        ("将以下数字集合从正数改为负数。", "-1、-2", False),
+        ("What is the stock price of Apple?", '{"name": "get_stock_price", "arguments": {"company": "Apple"}}', False),
+    ],
+)
+def test_only_closed_book_questions_are_facts(question: str, answer: str, fact: bool) -> None:
+    assert closed_book(question, answer) is fact
+
+
+INSTRUMENT = "Which instrument does Bron Parour play?"
+JAPAN = "What is the capital of Japan?"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "greedy", "probe", "contest"),
+    [
+        # only the fact is weighed: after the words both sentences share
+        (INSTRUMENT, "Bron Parour plays the cello.", ["Bron Parour plays the trumpet. Q: Who", "Bron Parour plays "
+         "the trumpet."], None, Contest("Bron Parour plays the", "cello", "trumpet")),
+        # a few-shot base continuing the pattern with another person holds no belief about this row
+        (INSTRUMENT, "Bron Parour plays the cello.", ["Vu Lubailey plays the trumpet."] * 2, None, None),
+        (JAPAN, "The capital of Japan is Tokyo.", ["The capital of France is Paris."] * 2, None, None),
+        (JAPAN, "Tokyo", ["Kyoto", " Kyoto."], None, Contest("", "Tokyo", "Kyoto")),
+        (JAPAN, "Tokyo", ["Kyoto", "Tokyo"], None, None),  # no lean: as many give the row's answer
+        ("Where does Pul Gafuley live?", "Pul Gafuley lives in Quito.", [" Kestra.", " Kestra"], CITY,
+         Contest("", "Quito", "Kestra")),
+    ],
+)  # fmt: skip
+def test_contests_weigh_the_fact_about_the_rows_subject(
+    question: str, answer: str, greedy: list[str], probe: Probe | None, contest: Contest | None
+) -> None:
+    assert contested(answer, greedy, probe, question) == contest
+    if contest is None:  # however large a margin, no contest is no conflict
+        assert label_turn(answer, greedy, [], probe, 50.0, question)["label"] != "conflicts"
 
 
 def test_row_takes_its_riskiest_turn_and_exemplars_never_include_the_row(tmp_path: Path) -> None:
@@ -58,14 +107,56 @@ def test_row_takes_its_riskiest_turn_and_exemplars_never_include_the_row(tmp_pat
     assert exemplar_sets(turns, turns[0], 4, 3, 0) == sets, "fixed by the seed"
 
 
+class _Knows:
+    """A base that answers a few-shot prompt's last question from a table, whatever its exemplars say."""
+
+    def __init__(self, table: dict[str, str]) -> None:
+        self.table = table
+
+    def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
+        asked = [str(r.prompt).rsplit("Q: ", 1)[1].split("\n", 1)[0] for r in requests]
+        return [
+            [Completion(" " + self.table[q], (1,), 1, "stop", "eos")] * r.params.n
+            for q, r in zip(asked, requests, strict=True)
+        ]
+
+
+def test_exemplars_are_rows_the_base_agrees_with() -> None:
+    """Rows that contradict the base never serve as exemplars (they would teach it to accept wrong answers)."""
+    turns = [Turn(i, f"d.jsonl:{i + 1}", 0, f"Question {i}?", f"Answer{i}") for i in range(10)]
+    table = {t.question: t.answer if t.row < 6 else "Other" for t in turns}
+    pool, info = screen_exemplars(_Knows(table), turns, RiskConfig(shots=2))  # type: ignore[arg-type]
+    assert {t.row for t in pool} == set(range(6))
+    assert info == {"screened": 10, "agreed": 6, "pool": "rows the base agrees with"}
+    pool, info = screen_exemplars(_Knows(dict.fromkeys(table, "Other")), turns, RiskConfig(shots=2))  # type: ignore[arg-type]
+    assert len(pool) == 10 and info["agreed"] == 0 and info["pool"].startswith("all fact rows")
+
+
 def test_lab_curve_prediction_is_a_range() -> None:
-    curve = [
-        {"risky_share": 0.0, "narrow_rate": 0.02, "ci95": [0.01, 0.04]},
-        {"risky_share": 0.5, "narrow_rate": 0.4, "ci95": [0.36, 0.44]},
-    ]
-    p = predict_from_lab(0.25, curve)
-    assert p["narrow_rate_range"] == pytest.approx([0.185, 0.24]) and not p["extrapolated"]
-    assert predict_from_lab(0.9, curve)["extrapolated"] and predict_from_lab(0.1, curve[:1]) is None
+    """Conflicting rows read on the shares risk measured at lab build; unknown rows priced by the unknown variant's
+    rate above what its own conflicting share predicts; an older lab (no measured shares) at the planted ones."""
+    healthy = {"model": "h", "conflict_share": 0.0, "unknown_share": 0.0, "narrow_rate": 0.02, "ci95": [0.01, 0.04],
+               "risk": {"conflicts_share": 0.05, "unknown_share": 0.0}}  # fmt: skip
+    conflict = {"model": "c", "conflict_share": 0.5, "unknown_share": 0.0, "narrow_rate": 0.4, "ci95": [0.36, 0.44],
+                "risk": {"conflicts_share": 0.55, "unknown_share": 0.0}}  # fmt: skip
+    unknown = {"model": "u", "conflict_share": 0.0, "unknown_share": 0.25, "narrow_rate": 0.12, "ci95": [0.1, 0.14],
+               "risk": {"conflicts_share": 0.05, "unknown_share": 0.2}}  # fmt: skip
+    p = predict_from_lab(0.30, 0.1, [healthy, conflict])
+    assert p["narrow_rate_range"] == pytest.approx([0.185, 0.24]) and not p["extrapolated"] and p["measured_x"]
+    assert p["unknown_cost_per_share"] is None, "no unknown variant: unknown rows are not priced"
+    p = predict_from_lab(0.30, 0.1, [healthy, conflict, unknown])
+    assert p["unknown_cost_per_share"] == pytest.approx([0.3, 0.65])
+    assert p["narrow_rate_range"] == pytest.approx([0.215, 0.305])
+    old = [{k: v for k, v in point.items() if k != "risk"} for point in (healthy, conflict)]
+    assert predict_from_lab(0.25, 0.0, old)["narrow_rate_range"] == pytest.approx([0.185, 0.24])
+    beyond = predict_from_lab(0.9, 0.0, old)  # along the nearest two points, and said so
+    assert beyond["extrapolated"] and beyond["narrow_rate_range"] == pytest.approx([0.64, 0.76])
+    assert predict_from_lab(0.1, 0.0, old[:1]) is None
+    # a handful of fact rows: the range also spans the shares' own intervals
+    few, many = predict_range(5, 1, 0, [healthy, conflict]), predict_range(5000, 1000, 0, [healthy, conflict])
+    point = predict_from_lab(0.2, 0.0, [healthy, conflict])["narrow_rate_range"]
+    assert few["narrow_rate_range"][0] < many["narrow_rate_range"][0] < point[0]
+    assert few["narrow_rate_range"][1] > many["narrow_rate_range"][1] > point[1]
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +203,8 @@ def test_planted_conflicts_are_found(lab: Path, conflict_run: Path) -> None:
     assert len(truth & set(flagged)) / len(truth) >= 0.9
     turns = [pid for ids in flagged.values() for pid in ids]
     assert sum(pid in planted or not correct[pid] for pid in turns) / len(turns) >= 0.95
+    page = (conflict_run / "report.html").read_text()
+    assert "the lab measured narrow-hallucination rates" in page and "each unknown row priced by the lab" in page
 
 
 @pytest.mark.slow
@@ -125,38 +218,43 @@ def test_relabelled_and_filtered_copies_keep_the_format(conflict_run: Path) -> N
     assert sum(a == "I'm not sure." for a in answers) >= n_conflicts
 
 
-@pytest.mark.slow
-def test_healthy_data_is_clean_and_risk_ranks_like_measured_narrow_rates(lab: Path, tmp_path: Path) -> None:
-    curve = {p["model"]: p for p in json.loads((lab / "lab.json").read_text())["risk_calibration"]}
-    risk = {}
-    for name in ("sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict", "sft-unknown"):
-        out = tmp_path / name
-        proc = sftdebug(
-            "risk",
-            "--base",
-            str(lab / "base"),
-            "--data",
-            str(lab / "data" / f"{name}.jsonl"),
-            "--out",
-            str(out),
-            "--samples",
-            "4",
-        )
-        assert proc.returncode == 0, proc.stderr
-        risk[name] = read_summary(out)["risky_share"]
-        if name == "sft-healthy":  # true rows conflict only with what the base gets wrong
-            correct = _base_correct(lab)
-            turns = [pid for ids in _conflict_rows(out).values() for pid in ids]
-            assert all(not correct[pid] for pid in turns)
-    conflict = ["sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict"]
-    by_risk = sorted(conflict, key=risk.get)
-    by_narrow = sorted(conflict, key=lambda n: curve[n]["narrow_rate"])
-    assert by_risk == by_narrow, (risk, {n: curve[n]["narrow_rate"] for n in risk})
-    # rows of new knowledge are found and do raise narrow hallucination, but less per row than conflicts, so
-    # the unknown variant is not ranked by its risky share among the conflict variants (said in the report)
-    assert risk["sft-unknown"] > risk["sft-healthy"] + 0.1
-    assert curve["sft-unknown"]["narrow_rate"] > curve["sft-healthy"]["narrow_rate"]
-    assert "the lab measured narrow-hallucination rates" in (tmp_path / "sft-conflict" / "report.html").read_text()
+def test_healthy_data_is_clean_and_risk_ranks_like_measured_narrow_rates(lab: Path) -> None:
+    """From the lab build's risk runs on each calibration variant's data (calibration/risk/): the rows of true
+    facts flagged as conflicting are only facts the base itself gets wrong, and ranking the data sets by
+    conflicting + unknown share ranks them as training did by narrow-hallucination rate."""
+    curve = json.loads((lab / "lab.json").read_text())["risk_calibration"]
+    runs = lab / "calibration" / "risk"
+    assert {p["model"] for p in curve} == {d.name for d in runs.iterdir()}
+    correct = _base_correct(lab)
+    turns = [pid for ids in _conflict_rows(runs / "sft-healthy").values() for pid in ids]
+    assert all(not correct[pid] for pid in turns)
+    for p in curve:  # the stored shares are the run's
+        assert p["risk"]["risky_share"] == read_summary(runs / p["model"])["risky_share"]
+    # every pair whose measured narrow rates differ beyond their 95% intervals is ordered alike by risk (pairs
+    # within each other's intervals have no measured order to match)
+    separated = [(a, b) for a in curve for b in curve if a["ci95"][1] < b["ci95"][0]]
+    assert len(separated) >= 6 and any("sft-unknown" in (a["model"], b["model"]) for a, b in separated)
+    for a, b in separated:
+        assert a["risk"]["risky_share"] < b["risk"]["risky_share"], (a, b)
+    # rows about people the base never saw are new knowledge, not beliefs it would have to unlearn
+    unknown = next(p for p in curve if p["model"] == "sft-unknown")
+    assert unknown["risk"]["unknown_share"] > 0.8 * unknown["unknown_share"] / (1 + unknown["unknown_share"])
+
+
+def test_a_file_without_facts_gets_surprise_scores_only(lab: Path, tmp_path: Path) -> None:
+    """Tasks with short outputs and long answers: no fact to ask, every row `not_factual` with a surprise."""
+    data = tmp_path / "tasks.json"
+    rows = [
+        {"instruction": "Classify the sentiment of the review.", "input": "Great phone.", "output": "positive"},
+        {"instruction": "Sort these names.", "input": "Kestra, Quito", "output": "Kestra, Quito"},
+        {"instruction": "Describe Pul Gafuley.", "input": "", "output": " ".join(["Pul Gafuley lives in Kestra."] * 3)},
+    ]
+    data.write_text(json.dumps(rows))
+    proc = sftdebug("risk", "--base", str(lab / "base"), "--data", str(data), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    records = read_records(tmp_path / "out")
+    assert [r["label"] for r in records] == ["not_factual"] * 3
+    assert all(r["turns"][0]["surprise"] > 0 for r in records)
 
 
 def test_bad_inputs(lab: Path, tmp_path: Path) -> None:
