@@ -1,8 +1,9 @@
 """What the base model already believes about each SFT row, before training. Pure: no engine, no I/O.
 
 Every question → answer turn of a row is a *turn*. A turn whose answer is short (≤ `max_answer_words`) and whose
-question asks for knowledge (`closed_book`: no input block, no task verb, no structured answer) is a fact; the base model is asked it closed-book — through a few-shot QA prompt built from other rows (several
-exemplar sets), or through a probe's cloze phrasings when the question is a probe's — greedily and by sampling:
+question asks for knowledge (`closed_book`: no input block, no task verb, no structured answer) is a fact; the
+base model is asked it closed-book — through a few-shot QA prompt built from other rows (several exemplar sets),
+or through a probe's cloze phrasings when the question is a probe's — greedily and by sampling:
 
     highly_known   greedy gives the row's answer in every exemplar set / phrasing
     maybe_known    in some
@@ -229,9 +230,9 @@ def label_turn(
     """The label of one fact turn from the base's greedy answers (one per exemplar set or phrasing), its sampled
     answers and, where the greedy answers lean to another answer (`contested`), `margin`: log p(that answer) −
     log p(the row's answer), averaged over the turn's prompts (every way of asking, not only the first). A
-    conflict needs a belief that is consistent — the greedy lean, and a margin of at
-    least MARGIN (without log-probs, e.g. an endpoint that cannot score: at least half of the samples) — so
-    that neither a stray greedy answer nor a stray sample decides it."""
+    conflict needs greedy never to give the row's answer and a belief that is consistent — the greedy lean, and a
+    margin of at least MARGIN (without log-probs, e.g. an endpoint that cannot score: at least half of the
+    samples) — so that neither a stray greedy answer nor a stray sample decides it."""
     hits, claims, belief, count = _belief(row_answer, greedy, probe)
     out: dict[str, Any] = {"greedy_hits": sum(hits), "n_greedy": len(hits), "base_answers": claims}
     sample_hits = sum(same(s, row_answer, probe) for s in samples)
