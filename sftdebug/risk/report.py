@@ -61,7 +61,8 @@ def _prediction(summary: dict[str, Any]) -> list[str]:
         out.append(
             paragraph(
                 f"Only {_fact_rows(summary['n_fact_rows'])} (fewer than {MIN_FACTS_GEKHMAN}): Gekhman et al.'s share-based "
-                "fit is not quoted, its shares would be noise; the lab range above is widened by the shares' intervals."
+                "fit is not quoted, its shares would be noise"
+                + ("; the lab range above is widened by the shares' intervals." if lab else ".")
             )
         )
     return out
