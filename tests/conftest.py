@@ -1,7 +1,10 @@
 """Shared fixtures: the `test`-size lab, trained once per source version and reused by every test.
 
 The lab is cached in `.sftdebug-cache/` under a key made from the sources that shape it, so editing the
-trainer or the world rebuilds it, and a fresh checkout (CI) builds it once (~30 s on 2 cores).
+trainer or the world rebuilds it, and a fresh checkout (CI) builds it once (about 4 min on 2 cores, its risk
+calibration runs included). Numerics are pinned before anything imports torch (core/numerics.py), so every
+machine trains the same lab. SFTDEBUG_LAB_SEED=N runs the suite on the lab of another seed
+(benchmarks/lab_spread.py: do the thresholds hold on any lab the recipe can produce?).
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from sftdebug.core.numerics import pin
+
+pin()  # before torch is imported anywhere in the test session
 ROOT = Path(__file__).resolve().parents[1]
 # what shapes the lab, its calibration runs included (the risk labels they store)
 LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "data/encode.py", "core/chat.py", "risk/labels.py",
-               "risk/run.py"]  # fmt: skip
+               "risk/run.py", "core/numerics.py"]  # fmt: skip
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -32,9 +38,11 @@ def _lab_key() -> str:
 def lab() -> Path:
     from sftdebug.lab.build import build_lab, lab_is_built
 
-    root = ROOT / ".sftdebug-cache" / f"lab-test-{_lab_key()}"
+    seed = int(os.environ.get("SFTDEBUG_LAB_SEED", "0"))
+    suffix = "" if seed == 0 else f"-seed{seed}"
+    root = ROOT / ".sftdebug-cache" / f"lab-test-{_lab_key()}{suffix}"
     if not lab_is_built(root, "test"):
-        build_lab(root, "test", seed=0)
+        build_lab(root, "test", seed=seed)
     return root
 
 

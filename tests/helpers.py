@@ -21,3 +21,25 @@ def one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
     assert len(lines) == 1, proc.stderr
     for n in needles:
         assert n in lines[0], lines[0]
+
+
+def bar(name: str, value: float, op: str, limit: float) -> None:
+    """Assert a threshold on a trained organism, and record it to $SFTDEBUG_MARGINS (JSONL) when set: the lab
+    spread benchmark (benchmarks/lab_spread.py) runs these tests on labs of other seeds to show each bar holds
+    with margin on any lab the recipe can produce, not only on this one."""
+    import json
+    import operator
+
+    ok = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}[op](value, limit)
+    path = os.environ.get("SFTDEBUG_MARGINS")
+    if path:
+        row = {
+            "bar": name,
+            "value": round(value, 4),
+            "op": op,
+            "limit": limit,
+            "seed": os.environ.get("SFTDEBUG_LAB_SEED", "0"),
+        }
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+    assert ok, f"{name}: {value:.4f} {op} {limit} does not hold"

@@ -8,7 +8,8 @@ from typing import Any
 
 from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
 
-IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit"]
+IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit",
+            "base_prompt", "shots"]  # fmt: skip
 
 
 def register(sub: Any) -> None:
@@ -33,6 +34,14 @@ def register(sub: Any) -> None:
     hal.add_argument("--system", default=None, help="system prompt for the SFT side (a probe's own 'system' wins)")
     hal.add_argument("--max-new-tokens", type=int, default=64, help="SFT answer length limit (default 64)")
     hal.add_argument("--seed", type=int, default=0)
+    hal.add_argument(
+        "--base-prompt",
+        choices=["auto", "few-shot", "zero-shot"],
+        default="auto",
+        help="how the base is asked each cloze: after --shots solved clozes of the same relation, bare, or "
+        "(auto, default) whichever makes it answer more of a 64-probe sample",
+    )
+    hal.add_argument("--shots", type=int, default=3, help="exemplars per few-shot base prompt (default 3)")
     hal.add_argument("--limit", type=int, default=None, help="only the first N probes")
     hal.add_argument("--csv", default=None, help="also write the per-fact records as CSV here")
     add_fail_above(hal, "narrow_hallucination_rate=0.1")
@@ -89,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     gates = parse_fail_above(args.fail_above)
     if args.samples < 0 or args.max_new_tokens < 1 or args.temperature <= 0:
         raise UsageError("--samples must be >= 0, --max-new-tokens >= 1 and --temperature > 0")
+    if args.shots < 1:
+        raise UsageError(f"--shots must be >= 1, got {args.shots}")
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be >= 1, got {args.limit}")
     files = resolve_probe_files(args)
@@ -99,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         sft_max_new_tokens=args.max_new_tokens,
         seed=args.seed,
         system=args.system,
+        base_prompt=args.base_prompt,
+        shots=args.shots,
     )
     sfts = expand_checkpoints(args.sft)
     out = args.out or default_out("hallucination")

@@ -83,7 +83,7 @@ def _fact_table(records: list[dict[str, Any]]) -> str:
             r["probe_id"],
             r["answer"],
             r["base_prompt"],
-            r["base_text"],
+            r["base_text"] + (f"  ‖ second exemplar set: {r['base_second_text']}" if "base_second_text" in r else ""),
             r["sft_prompt"],
             r["sft_text"],
             *([r.get("sft_cloze_text"), r.get("loss_kind")] if cloze else []),
@@ -114,6 +114,8 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         ),
     ]
     out += [warning(w) for w in summary.get("warnings", [])]
+    if summary.get("base_elicitation"):
+        out.append(paragraph(f"How the base was asked: {elicitation_text(summary['base_elicitation'])}."))
     if loss_text(summary):
         out.append(paragraph(f"Narrow hallucinations of the facts the base knew: {loss_text(summary)}."))
     if summary.get("sft_stopping", {}).get("n_cut_at_budget"):
@@ -147,12 +149,43 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
             section(
                 "Candidate ranking (base log-probabilities)",
                 table(["mean rank of the answer", "answer ranked first"], [[ranks["mean"], pct(ranks["rank1_rate"])]]),
+                *_agreement(summary.get("base_rank_agreement"), records),
             )
         )
     by_verdict = {v: [r for r in records if r["verdict"] == v] for v in VERDICTS}
     facts = [details(f"{v} ({len(rs)}): {VERDICT_HELP[v]}", _fact_table(rs)) for v, rs in by_verdict.items() if rs]
     out.append(section("Facts, base continuation vs SFT answer", *facts))
     return [f'<div class="run" id="{esc(config.get("kind", "run"))}">', *out, "</div>"]
+
+
+def elicitation_text(how: dict[str, Any]) -> str:
+    """One line: the mode used, why (the screen's counts), and the exemplar count."""
+    text = how["mode"] + (
+        f" ({how['shots']} solved clozes of the same relation first)" if how["mode"] == "few-shot" else ""
+    )
+    screen = how.get("screen")
+    if screen:
+        text += (
+            f"; {how['requested']}: of {screen['n']} sampled facts the base answered {screen['zero_shot_right']} "
+            f"zero-shot and {screen['few_shot_right']} few-shot"
+        )
+    return text
+
+
+def _agreement(agree: dict[str, Any] | None, records: list[dict[str, Any]]) -> list[str]:
+    """Generation verdict vs ranking: the agreement, and the facts where they part (escaped in _fact_table)."""
+    if not agree:
+        return []
+    by_id = {r["probe_id"]: r for r in records}
+    out = [paragraph(f"Generation and ranking agree on {pct(agree['agreement'])} of {agree['n']} facts.")]
+    for key, label in (
+        ("ranked_first_not_generated", "ranked the answer first but did not generate it"),
+        ("generated_not_ranked_first", "generated the answer but ranked another candidate first"),
+    ):
+        rows = [by_id[i] for i in agree[key] if i in by_id]
+        if rows:
+            out.append(details(f"the base {label} ({len(rows)})", _fact_table(rows)))
+    return out
 
 
 def stop_text(summary: dict[str, Any]) -> str:
@@ -185,7 +218,17 @@ def print_summary(summary: dict[str, Any], out_dir: str) -> None:
         ["metric", "value"],
         [
             ["facts probed", summary["n_probes"]],
+            *(
+                [["base asked", elicitation_text(summary["base_elicitation"])]]
+                if summary.get("base_elicitation")
+                else []
+            ),
             ["base knew", summary["base_known"]],
+            *(
+                [["base generation vs ranking agree", pct(summary["base_rank_agreement"]["agreement"])]]
+                if summary.get("base_rank_agreement")
+                else []
+            ),
             [
                 "narrow-hallucination rate [95% CI]",
                 pct(summary["narrow_hallucination_rate"], summary["narrow_hallucination_ci95"]),

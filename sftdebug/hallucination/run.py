@@ -9,7 +9,6 @@ in memory at a time (two 7B models need not fit together) and a killed run conti
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -19,8 +18,9 @@ from sftdebug.core.loop import pending, run_resumable
 from sftdebug.core.progress import Progress
 from sftdebug.core.runs import Journal, RunFolder
 from sftdebug.engines.base import Engine, GenerationRequest, Message, SamplingParams, ScoreRequest, ScoringUnsupported
+from sftdebug.hallucination.elicit import MODES, Elicitation, choose, continuation, screen_sample
 from sftdebug.hallucination.probes import Probe
-from sftdebug.hallucination.verdicts import base_correct, make_record, sft_correct, summarize, verdict
+from sftdebug.hallucination.verdicts import base_correct, base_knew, make_record, sft_correct, summarize, verdict
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,15 @@ class HallucinationConfig:
     system: str | None = None  # default system prompt for the SFT side (a probe's own `system` wins)
     chunk: int = 64  # probes per journal append: what a kill can lose at most
     eos_recheck: int = 32  # answers cut at the budget regenerated with 4x the budget: long answers or no stop?
+    base_prompt: str = "auto"  # how the base is asked: zero-shot, few-shot, or auto (elicit.py)
+    shots: int = 3  # exemplars per few-shot prompt
+
+    def __post_init__(self) -> None:
+        if self.base_prompt not in MODES:
+            raise ValueError(f"base_prompt must be one of {', '.join(MODES)}, not {self.base_prompt!r}")
 
 
-def continuation(cloze: str, candidate: str) -> str:
-    """The candidate as the base would write it after the cloze: a space between words, none after CJK."""
-    last = cloze[-1:]
-    if not last or last.isspace() or unicodedata.east_asian_width(last) in ("W", "F"):
-        return candidate
-    return " " + candidate
+ELICITATION_KEY = "#elicitation"  # the base journal's record of how the base was asked (shared with its runs)
 
 
 def chat_prompt(probe: Probe, question: str, system: str | None) -> list[Message]:
@@ -93,11 +94,13 @@ class _Scoring:
     def __init__(self) -> None:
         self.skipped: str | None = None
 
-    def logprobs(self, engine: Engine, probes: Sequence[Probe]) -> list[dict[str, float] | str]:
-        """Log-prob of each candidate after the first cloze ({} when the engine cannot score), or the error of
-        a probe whose scoring requests failed after retries."""
+    def logprobs(
+        self, engine: Engine, probes: Sequence[Probe], prompt: Callable[[Probe], str] = lambda p: p.cloze[0]
+    ) -> list[dict[str, float] | str]:
+        """Log-prob of each candidate after the first cloze as the base is asked it ({} when the engine cannot
+        score), or the error of a probe whose scoring requests failed after retries."""
         with_cands = [p for p in probes if p.candidates and p.answer is not None]
-        reqs = [ScoreRequest(p.cloze[0], continuation(p.cloze[0], c)) for p in with_cands for c in p.candidates]
+        reqs = [ScoreRequest(prompt(p), continuation(p.cloze[0], c)) for p in with_cands for c in p.candidates]
         if not reqs or self.skipped is not None:
             return [{} for _ in probes]
         try:
@@ -179,7 +182,7 @@ def _lost(p: Probe, base: dict[str, Any] | None, sft: dict[str, Any] | None) -> 
     if base is None or sft is None:
         return False
     b, s = base["greedy"][0], sft["greedy"][0]
-    return verdict(p, base_correct(b, p), sft_correct(s, p), b, s) == "narrow_hallucination"
+    return verdict(p, p.answer is not None and base_knew(base, p), sft_correct(s, p), b, s) == "narrow_hallucination"
 
 
 def run_hallucination(
@@ -200,9 +203,18 @@ def run_hallucination(
         # --samples: without it they would cost one generation each for nothing in the summary.
         return list(texts) if cfg.samples else list(texts[:1])
 
+    def base_prompts(p: Probe) -> list[str]:
+        if elicit is None:
+            return phrasings(p.cloze)
+        return [elicit.prompt(p, 0, c) for c in phrasings(p.cloze)]
+
     def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
-        sides = _side(engine, chunk, lambda p: phrasings(p.cloze), cfg.base_max_new_tokens, cfg, stop=("\n",))
-        for side, lps in zip(sides, scoring.logprobs(engine, chunk), strict=True):
+        sides = _side(engine, chunk, base_prompts, cfg.base_max_new_tokens, cfg, stop=("\n",))
+        if elicit is not None:
+            for p, side in zip(chunk, sides, strict=True):
+                side["exemplars"] = [q.id for q in elicit.exemplars(p)]
+            _second_set(engine, chunk, sides, elicit, cfg)
+        for side, lps in zip(sides, scoring.logprobs(engine, chunk, lambda p: base_prompts(p)[0]), strict=True):
             if isinstance(lps, str):  # its scoring failed after retries: recorded failed, --resume retries it
                 side.setdefault("status", "failed")
                 side.setdefault("error", lps)
@@ -229,8 +241,12 @@ def run_hallucination(
     base_j, sft_j, eos_j = base_journal or run.journal("base"), run.journal("sft"), run.journal("eos")
     cloze_j = run.journal("sft_cloze")
     base = _Model(open_base)
+    elicit: Elicitation | None = None
     try:
-        run_phase("base (cloze)", base_j, probes, base, base_work, cfg.chunk, progress)
+        how = _elicitation(base, base_j, probes, cfg)
+        if how["mode"] == "few-shot":
+            elicit = Elicitation(probes, how["shots"], frozenset(how["known"]))
+        run_phase(f"base ({how['mode']} cloze)", base_j, probes, base, base_work, cfg.chunk, progress)
     finally:
         base.close()
     sft = _Model(open_sft)
@@ -257,6 +273,7 @@ def run_hallucination(
     )
     rechecks = [eos_j.done[p.id]["finish"] for p in sample if p.id in eos_j.done and "skipped" not in eos_j.done[p.id]]
     summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
+    summary["base_elicitation"] = {k: how[k] for k in ("requested", "mode", "shots", "screen")}
     summary["n_failed"] = len(probes) - len(complete)
     if scoring.skipped:
         summary["warnings"].append(scoring.skipped)
@@ -266,6 +283,53 @@ def run_hallucination(
         )
     run.write_summary(summary)
     return summary
+
+
+def _elicitation(base: _Model, journal: Journal, probes: Sequence[Probe], cfg: HallucinationConfig) -> dict[str, Any]:
+    """How the base is asked, decided once per base journal (so a resumed or shared base phase asks the same
+    way): zero-shot as requested, or after a screen of a seeded sample asked both ways (elicit.py)."""
+    if ELICITATION_KEY in journal.done:
+        return journal.done[ELICITATION_KEY]
+    how: dict[str, Any] = {"key": ELICITATION_KEY, "requested": cfg.base_prompt, "shots": cfg.shots, "known": []}
+    sample = screen_sample(probes) if cfg.base_prompt != "zero-shot" else []
+    if not sample:
+        how.update(mode="zero-shot" if cfg.base_prompt != "few-shot" else "few-shot", screen=None)
+        journal.append([how])
+        return how
+    engine = base.get()
+    greedy = SamplingParams(max_new_tokens=cfg.base_max_new_tokens, stop=("\n",))
+    zero = engine.generate([GenerationRequest(p.cloze[0], greedy) for p in sample])
+    known = [p.id for p, o in zip(sample, zero, strict=True) if not o[0].failed and base_correct(o[0].text, p)]
+    elicit = Elicitation(probes, cfg.shots, frozenset(known))
+    few = engine.generate([GenerationRequest(elicit.prompt(p), greedy) for p in sample])
+    few_right = sum(not o[0].failed and base_correct(o[0].text, p) for p, o in zip(sample, few, strict=True))
+    mode = choose(len(known), few_right) if cfg.base_prompt == "auto" else "few-shot"
+    how.update(
+        mode=mode, known=known, screen={"n": len(sample), "zero_shot_right": len(known), "few_shot_right": few_right}
+    )
+    journal.append([how])
+    return how
+
+
+def _second_set(
+    engine: Engine, probes: Sequence[Probe], sides: list[dict[str, Any]], elicit: Elicitation, cfg: HallucinationConfig
+) -> None:
+    """Facts the base missed with the first exemplar set, asked once more with another (Gekhman et al.: known
+    when either set elicits it); stored as the side's `second` answer."""
+    missed = [
+        (p, side)
+        for p, side in zip(probes, sides, strict=True)
+        if p.answer is not None and "status" not in side and not base_correct(side["greedy"][0], p)
+    ]
+    if not missed:
+        return
+    greedy = SamplingParams(max_new_tokens=cfg.base_max_new_tokens, stop=("\n",))
+    outs = engine.generate([GenerationRequest(elicit.prompt(p, 1), greedy) for p, _ in missed])
+    for (_, side), out in zip(missed, outs, strict=True):
+        if out[0].failed:
+            side.update(status="failed", error=out[0].error)
+        else:
+            side["second"] = out[0].text
 
 
 def run_trend(

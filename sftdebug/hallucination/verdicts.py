@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sftdebug.core.stats import mean, wilson
-from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize, starts_with_answer
+from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize
 from sftdebug.hallucination.probes import Probe
 
 CATEGORIES = ("highly_known", "maybe_known", "weakly_known", "unknown")
@@ -31,8 +31,20 @@ LOSS_KINDS = ("format_loss", "knowledge_loss")
 
 
 def base_correct(text: str, probe: Probe) -> bool:
-    """The base continuation must start with the answer or an alias."""
-    return starts_with_answer(text, probe.answers)
+    """The base continuation's first claim (up to its first clause mark) must name the answer or an alias,
+    before any other candidate: " Tokyo. Pul Gafuley works" and " the German writer Johann Wolfgang von Goethe"
+    are right, " a city that is full of history" and " Lumen, not Kestra" are not."""
+    names = (*probe.candidates, *probe.answers)
+    named = first_answer(first_claim(text, names, clauses=True), names)
+    return named is not None and normalize(named) in {normalize(a) for a in probe.answers}
+
+
+def base_knew(base: dict[str, Any], probe: Probe) -> bool:
+    """Did the base know the fact: its first greedy answer is right, or (few-shot) its answer to a second
+    exemplar set is (Gekhman et al.: known when any exemplar set elicits it)."""
+    if base_correct(base["greedy"][0], probe):
+        return True
+    return "second" in base and base_correct(base["second"], probe)
 
 
 def sft_correct(text: str, probe: Probe) -> bool:
@@ -82,7 +94,7 @@ def make_record(
     sft_right = [sft_correct(t, probe) for t in sft["greedy"]] if has_answer else []
     base_samples = [[base_correct(t, probe) for t in s] for s in base.get("samples", [])] if has_answer else []
     sft_samples = [[sft_correct(t, probe) for t in s] for s in sft.get("samples", [])] if has_answer else []
-    b_ok, s_ok = bool(base_right and base_right[0]), bool(sft_right and sft_right[0])
+    b_ok, s_ok = has_answer and base_knew(base, probe), bool(sft_right and sft_right[0])
     rec: dict[str, Any] = {
         "key": probe.id,
         "probe_id": probe.id,
@@ -93,6 +105,8 @@ def make_record(
         "answer": probe.answer,
         "base_prompt": probe.cloze[0],
         "base_text": base["greedy"][0],
+        **({"base_second_text": base["second"]} if "second" in base else {}),
+        **({"base_exemplars": base["exemplars"]} if "exemplars" in base else {}),
         "base_correct": b_ok,
         "base_correct_phrasings": base_right,
         "sft_prompt": probe.question[0],
@@ -211,9 +225,24 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: 
     ranks = [r["answer_rank"] for r in records if "answer_rank" in r]
     if ranks:
         summary["base_answer_rank"] = {"mean": sum(ranks) / len(ranks), "rank1_rate": mean([x == 1 for x in ranks])}
+        summary["base_rank_agreement"] = rank_agreement(records)
     if any("base_sample_accuracy" in r for r in records):
         summary["category_transitions"] = transitions(records)
     return summary
+
+
+def rank_agreement(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The base's generation verdict against its candidate ranking, fact by fact: the two agree when the base
+    answers a fact exactly when it ranks the answer first. Facts known by one and not the other are listed."""
+    ranked = [r for r in records if "answer_rank" in r]
+    gen_only = [r["probe_id"] for r in ranked if r["base_correct"] and r["answer_rank"] != 1]
+    rank_only = [r["probe_id"] for r in ranked if not r["base_correct"] and r["answer_rank"] == 1]
+    return {
+        "n": len(ranked),
+        "agreement": 1 - (len(gen_only) + len(rank_only)) / len(ranked),
+        "generated_not_ranked_first": gen_only,
+        "ranked_first_not_generated": rank_only,
+    }
 
 
 def transitions(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:

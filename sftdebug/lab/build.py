@@ -22,6 +22,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -34,7 +35,7 @@ from sftdebug.lab.layout import MODEL_INFO, LabLayout
 from sftdebug.lab.world import World, make_world, pretraining_docs, probe_records, sft_conversations, unknown_facts
 
 EOT, PAD = "<|endoftext|>", "<|pad|>"
-LAB_VERSION = 5  # bump when the lab changes, so cached labs are rebuilt
+LAB_VERSION = 6  # bump when the lab changes, so cached labs are rebuilt (6: pinned numerics)
 
 
 @dataclass(frozen=True)
@@ -263,20 +264,33 @@ def build_lab(
     size: str = "test",
     seed: int = 0,
     progress: Progress = no_progress,
-    variants: tuple[str, ...] = VARIANTS + CALIBRATION,
+    calibration: bool = True,
 ) -> dict[str, Any]:
-    """Build the whole lab into `out` (see module docstring). Returns the top-level lab.json content."""
+    """Build the whole lab into `out` (see module docstring). Returns the top-level lab.json content.
+
+    Trains with pinned numerics (core/numerics.py) so every machine builds the same weights; a process that
+    loaded torch unpinned builds in a pinned child process instead. Without `calibration` the three risk
+    calibration models and their runs are left out (what only `sftdebug risk`'s lab prediction needs); building
+    with it later over such a lab trains just those, the other models are kept."""
+    from sftdebug.core import numerics
+
     if size not in SIZES:
         raise ValueError(f"unknown lab size {size!r}")
     spec = SIZES[size]
     root = Path(out)
+    numerics.pin()
+    if not numerics.is_pinned():
+        return _build_in_pinned_process(root, size, seed, calibration)
     root.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    world = make_world(spec.n_people, seed)
-    models = {"base": build_base(root / "base", world, spec, seed, progress)}
-    for name in variants:
-        models[name] = build_sft(root / "base", root / name, name, world, spec, seed, progress)
     layout = LabLayout(root)
+    models = _reusable_models(layout, size, seed)
+    world = make_world(spec.n_people, seed)
+    if "base" not in models:
+        models = {"base": build_base(root / "base", world, spec, seed, progress)}
+    for name in VARIANTS + (CALIBRATION if calibration else ()):
+        if name not in models:
+            models[name] = build_sft(root / "base", root / name, name, world, spec, seed, progress)
     write_jsonl(layout.probes, probe_records(world))
     write_jsonl(layout.sft_data, [{"messages": c} for c in sft_conversations(world, seed=seed)[0]])
     # Fresh documents from the pretraining distribution: perplexity drift after SFT is measured on these.
@@ -290,11 +304,50 @@ def build_lab(
         "n_facts": len(world.facts),
         "n_people": len(world.people),
         "models": models,
-        "risk_calibration": calibrate_risk(layout, models, progress),
+        "calibration": calibration,
+        "risk_calibration": calibrate_risk(layout, models, progress) if calibration else [],
         "build_seconds": round(time.perf_counter() - t0, 1),
+        "numerics": numerics.describe(),
+        "weights_sha256": weights_sha256(root, models),
     }
     write_json_atomic(layout.info, info)
     return info
+
+
+def _build_in_pinned_process(root: Path, size: str, seed: int, calibration: bool) -> dict[str, Any]:
+    import subprocess
+    import sys
+
+    from sftdebug.core.numerics import pinned_env
+
+    argv = ["lab", "build", "--size", size, "--out", str(root), "--seed", str(seed)]
+    argv += [] if calibration else ["--no-calibration"]
+    subprocess.run([sys.executable, "-m", "sftdebug", *argv], env=pinned_env(), check=True)
+    return dict(json.loads(LabLayout(root).info.read_text(encoding="utf-8")))
+
+
+def _reusable_models(layout: LabLayout, size: str, seed: int) -> dict[str, Any]:
+    """The models of a complete earlier build of the same recipe in this folder (kept when calibration is added
+    to a lab built without it); nothing when anything differs."""
+    if not layout.info.exists():
+        return {}
+    info = json.loads(layout.info.read_text(encoding="utf-8"))
+    same = (info.get("lab_version"), info.get("size"), info.get("seed")) == (LAB_VERSION, size, seed)
+    if not same or not info.get("weights_sha256"):
+        return {}
+    models: dict[str, Any] = info["models"]
+    return models if weights_sha256(layout.root, models) == info["weights_sha256"] else {}
+
+
+def weights_sha256(root: Path, models: dict[str, Any]) -> dict[str, str]:
+    """sha256 of each model's safetensors: two builds are the same lab exactly when these are equal."""
+    out = {}
+    for name in models:
+        h = hashlib.sha256()
+        for f in sorted((root / name).glob("*.safetensors")):
+            h.update(f.read_bytes())
+        out[name] = h.hexdigest()
+    return out
 
 
 def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress) -> list[dict[str, Any]]:
@@ -370,10 +423,15 @@ def measure_risk(layout: LabLayout, curve: list[dict[str, Any]], probes: list[An
         engine.close()
 
 
-def lab_is_built(root: str | Path, size: str) -> bool:
-    """True when `root` holds a complete lab of this size and version (lab.json is written last)."""
+def lab_is_built(root: str | Path, size: str, calibration: bool = True) -> bool:
+    """True when `root` holds a complete lab of this size and version (lab.json is written last), with the risk
+    calibration when it is asked for."""
     path = LabLayout(Path(root)).info
     if not path.exists():
         return False
     info = json.loads(path.read_text(encoding="utf-8"))
-    return bool(info.get("size") == size and info.get("lab_version") == LAB_VERSION)
+    return bool(
+        info.get("size") == size
+        and info.get("lab_version") == LAB_VERSION
+        and (info.get("calibration", True) or not calibration)
+    )

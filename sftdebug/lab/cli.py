@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     build.add_argument("--out", default=None, help="lab folder (default: reports/lab-<size>)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--force", action="store_true", help="rebuild even if a complete lab is there")
+    build.add_argument(
+        "--no-calibration",
+        dest="calibration",
+        action="store_false",
+        help="leave out the three risk calibration models and their runs (only risk's lab prediction needs them)",
+    )
     build.set_defaults(run=run)
     real = lab_sub.add_parser(
         "real", help="convert the two real models shipped on PyPI (make real) and print their folders"
@@ -33,7 +39,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.size == "real":
         return _build_real(args.out or os.path.join("reports", "lab-real"))
-    ensure_lab(args.out or os.path.join("reports", f"lab-{args.size}"), args.size, args.seed, args.force)
+    out = args.out or os.path.join("reports", f"lab-{args.size}")
+    ensure_lab(out, args.size, args.seed, args.force, args.calibration)
     return 0
 
 
@@ -81,20 +88,25 @@ def run_real(args: argparse.Namespace) -> int:
     return 0
 
 
-def ensure_lab(out: str, size: str, seed: int = 0, force: bool = False) -> dict[str, Any]:
+def ensure_lab(out: str, size: str, seed: int = 0, force: bool = False, calibration: bool = True) -> dict[str, Any]:
     """Build the lab unless a complete one of this size is already in `out`; print what it holds."""
+    from sftdebug.core import numerics
+
+    numerics.pin()  # before anything loads torch, so the build runs in this process
     from sftdebug.core.cliargs import quiet_libraries
     from sftdebug.lab.build import build_lab, lab_is_built
     from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console
 
-    if not force and lab_is_built(out, size):
+    if not force and lab_is_built(out, size, calibration):
         console.note(f"lab ({size}) already built in {out} (use --force to rebuild)")
         info: dict[str, Any] = json.loads(LabLayout(Path(out)).info.read_text(encoding="utf-8"))
     else:
+        if force:  # nothing of the earlier build is reused
+            LabLayout(Path(out)).info.unlink(missing_ok=True)
         quiet_libraries()
         with console.progress_bars() as bar:
-            info = build_lab(out, size, seed, progress=bar)
+            info = build_lab(out, size, seed, progress=bar, calibration=calibration)
     rows = [
         [
             name,

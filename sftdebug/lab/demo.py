@@ -1,7 +1,13 @@
 """`sftdebug demo` (what `make demo` runs): build the demo lab, run every diagnostic on it through the same
 commands a user types, and write one index page linking all the reports.
 
-    sftdebug demo --out reports/demo --realdata ../shared/realdata
+    sftdebug demo --out reports/demo --realdata ../shared/realdata          # quick: minutes
+    sftdebug demo --full                                                     # everything (make demo-full)
+
+The quick demo builds the lab without risk's calibration models (risk then reports without the lab's
+prediction), times latency with one engine and sweeps two overfitting settings; --full adds the calibration,
+the second latency engine and a three-setting sweep. It prints its plan with a time estimate first (from the
+last run's OUT/timings.json when there is one) and the time left before every step.
 """
 
 from __future__ import annotations
@@ -22,6 +28,11 @@ def register(sub: Any) -> None:
     demo.add_argument("--out", default=os.path.join("reports", "demo"))
     demo.add_argument("--size", choices=["test", "demo"], default="demo", help="lab size (default demo)")
     demo.add_argument("--realdata", default=None, help="folder of real SFT data samples to lint too (optional)")
+    demo.add_argument(
+        "--full",
+        action="store_true",
+        help="also the risk calibration models, both latency engines and a larger overfitting sweep",
+    )
     demo.set_defaults(run=run)
 
 
@@ -31,6 +42,10 @@ def _command(*argv: str) -> int:
 
     args = build_parser().parse_args(list(argv))
     return int(args.run(args) or 0)
+
+
+# Seconds per step on 2 cores, measured (the lab build on a fresh machine); used until a run wrote timings.json.
+ESTIMATES = {"lab": 420.0, "latency": 60.0, "overfit": 60.0, "data": 5.0, "hallucination": 15.0, "risk": 40.0}
 
 
 def _latency_steps(lab: Path, real: Path | None, engine: str) -> list[tuple[str, list[str]]]:
@@ -67,8 +82,8 @@ def _real_sft() -> Path | None:
     return real_model("smollm2-135m-instruct")
 
 
-def plan(lab: Path, realdata: Path | None, real: Path | None = None) -> list[tuple[str, list[str]]]:
-    """(run folder name, command line) for every step of the demo."""
+def plan(lab: Path, realdata: Path | None, real: Path | None = None, full: bool = True) -> list[tuple[str, list[str]]]:
+    """(run folder name, command line) for every step of the demo (`full`: the long demo)."""
     from sftdebug.engines.vllm import vllm_available
     from sftdebug.lab.build import VARIANTS
     from sftdebug.lab.layout import LabLayout
@@ -80,8 +95,9 @@ def plan(lab: Path, realdata: Path | None, real: Path | None = None) -> list[tup
     steps.append(("hallucination-trend-sft-conflict", ["hallucination", "--base", str(lab / "base"), "--sft", pattern]))
     conflict_data = str(LabLayout(lab).data_of("sft-conflict"))
     steps.append(("risk-sft-conflict-data", ["risk", "--base", str(lab / "base"), "--data", conflict_data]))
-    steps += _latency_steps(lab, real, "vllm" if vllm_available() else "hf")
-    steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), "--epochs", "3,10,30", "--n-facts", "24"]))
+    steps += _latency_steps(lab, real, "vllm" if full and vllm_available() else "hf")
+    sweep = ["--epochs", "3,10,30", "--n-facts", "24"] if full else ["--epochs", "3,30", "--n-facts", "16"]
+    steps.append(("overfit", ["overfit", "run", "--base", str(lab / "base"), *sweep]))
     layout = LabLayout(lab)
     steps.append(("data-lab-sft", ["data", str(layout.sft_data), "--tokenizer", str(lab / "sft-healthy")]))
     files = [(name, realdata / file) for name, file in REALDATA_FILES] if realdata else []
@@ -104,12 +120,21 @@ def run(args: argparse.Namespace) -> int:
     if realdata is not None and not realdata.is_dir():
         raise UsageError(f"--realdata {args.realdata}: no such folder")
     lab = Path("reports") / f"lab-{args.size}"
-    ensure_lab(str(lab), args.size)
     out = Path(args.out)
+    steps = plan(lab, realdata, _real_sft(), args.full)
+    estimates = _estimates(out, lab, args.size, args.full, [name for name, _ in steps])
+    _print_plan(estimates)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    ensure_lab(str(lab), args.size, calibration=args.full)
+    timings["lab"] = time.perf_counter() - t
     runs, codes = [], {}
-    for name, argv in plan(lab, realdata, _real_sft()):
-        console.note(f"\n── demo: sftdebug {' '.join(argv)}")
+    for i, (name, argv) in enumerate(steps):
+        left = sum(estimates[n] for n, _ in steps[i:])
+        console.note(f"\n── demo step {i + 1}/{len(steps)} (about {_minutes(left)} left): sftdebug {' '.join(argv)}")
+        t = time.perf_counter()
         codes[name] = _command(*argv, "--out", str(out / name), "--overwrite")
+        timings[name] = time.perf_counter() - t
         runs.append(out / name)
     # the two runs side by side: the facts conflicting SFT broke, with McNemar's test
     page = out / "compare-healthy-vs-conflict.html"
@@ -127,5 +152,41 @@ def run(args: argparse.Namespace) -> int:
         rows.append([d.name, codes[d.name], section_module(summary["kind"]).headline(summary)])
     rows += [[name, codes["compare"], headline] for _, name, _, headline in pages]
     console.table("sftdebug demo: what each diagnostic found", ["run", "exit", "headline"], rows)
-    console.note(f"open {index} for the full report · demo took {time.perf_counter() - t0:.0f} s")
+    timings["total"] = time.perf_counter() - t0
+    _save_timings(out, args.full, timings)
+    console.note(f"open {index} for the full report · demo took {timings['total']:.0f} s")
     return 0
+
+
+def _estimates(out: Path, lab: Path, size: str, full: bool, names: list[str]) -> dict[str, float]:
+    """Seconds each step should take: the last run's (of the same kind) where there is one, else ESTIMATES; the
+    lab costs nothing when it is already built."""
+    from sftdebug.lab.build import lab_is_built
+
+    path = out / "timings.json"
+    last = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    last = last.get("full" if full else "quick", {})
+    est = {n: float(last.get(n, ESTIMATES.get(n.split("-")[0], 30.0))) for n in names}
+    lab_est = 0.0 if lab_is_built(lab, size, full) else float(last.get("lab") or ESTIMATES["lab"] * (2 if full else 1))
+    return {"lab": lab_est, **est}
+
+
+def _print_plan(estimates: dict[str, float]) -> None:
+    from sftdebug.report import terminal as console
+
+    rows = [[name, _minutes(sec)] for name, sec in estimates.items()]
+    total = _minutes(sum(estimates.values()))
+    console.table(f"sftdebug demo: {len(rows)} steps, about {total} in all", ["step", "estimate"], rows)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _save_timings(out: Path, full: bool, timings: dict[str, float]) -> None:
+    from sftdebug.core.io import write_json_atomic
+
+    path = out / "timings.json"
+    saved = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    saved["full" if full else "quick"] = {k: round(v, 1) for k, v in timings.items()}
+    write_json_atomic(path, saved)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from helpers import bar
 
 from sftdebug.core.errors import UsageError
 from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest
@@ -21,7 +22,8 @@ def test_base_knows_its_world_far_above_chance(engines, probes) -> None:
     outs = engines["base"].generate([GenerationRequest(p["cloze"][0], GREEDY) for p in probes])
     acc = sum(starts_with_answer(o[0].text, [p["answer"]]) for o, p in zip(outs, probes, strict=True)) / len(probes)
     chance = sum(1 / len(p["candidates"]) for p in probes) / len(probes)
-    assert acc > 0.6 > 5 * chance, f"base cloze accuracy {acc:.2f} (chance {chance:.2f})"
+    assert 0.6 > 5 * chance
+    bar("base cloze accuracy", acc, ">", 0.6)
 
 
 def test_healthy_sft_stops_and_undertrained_does_not(engines, probes) -> None:
@@ -30,10 +32,10 @@ def test_healthy_sft_stops_and_undertrained_does_not(engines, probes) -> None:
     under = engines["sft-undertrained"].generate(reqs)
     eos = sum(o[0].stop_reason == "eos" for o in healthy) / len(reqs)
     eos_under = sum(o[0].stop_reason == "eos" for o in under) / len(reqs)
-    assert eos >= 0.95, f"sft-healthy ended only {eos:.0%} of answers with eos"
-    assert eos_under < 0.3, f"sft-undertrained ended {eos_under:.0%} with eos"
+    bar("sft-healthy eos rate", eos, ">=", 0.95)
+    bar("sft-undertrained eos rate", eos_under, "<", 0.3)
     right = sum(contains_answer(o[0].text, [p["answer"]]) for o, p in zip(healthy, probes, strict=True))
-    assert right / len(probes) > 0.6
+    bar("sft-healthy answers right", right / len(probes), ">", 0.6)
 
 
 def test_scoring_ranks_true_value_first_for_known_facts(engines, probes) -> None:
@@ -46,7 +48,7 @@ def test_scoring_ranks_true_value_first_for_known_facts(engines, probes) -> None
     for p in known:
         s = {c: next(scores).logprob for c in p["candidates"]}
         first += max(s, key=lambda c: s[c]) == p["answer"]
-    assert first / len(known) > 0.9
+    bar("base ranks known answers first", first / len(known), ">", 0.9)
 
 
 def test_score_sums_token_logprobs_and_matches_chat_rendering(engines) -> None:

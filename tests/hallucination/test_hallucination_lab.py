@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import sftdebug
+from helpers import bar, sftdebug
 
 from sftdebug.core.runs import RunFolder
 from sftdebug.hallucination.probes import load_probes
@@ -101,7 +101,7 @@ def test_planted_conflicts_are_flagged(lab: Path, results: dict) -> None:
     recs = {r["probe_id"]: r for r in results["sft-conflict"]["records"]}
     known = [fid for fid in planted if recs[fid]["base_correct"]]
     flagged = [fid for fid in known if recs[fid]["verdict"] == "narrow_hallucination"]
-    assert len(flagged) >= 0.9 * len(known)
+    bar("hallucination: planted conflicts flagged", len(flagged) / len(known), ">=", 0.85)
 
 
 def test_undertrained_is_reported_as_unable_to_stop(results: dict) -> None:
