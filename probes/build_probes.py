@@ -27,6 +27,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -557,8 +558,9 @@ def fill(templates: list[str], subject: str) -> list[str]:
     return [t.format(s=subject, S=subject[:1].upper() + subject[1:]) for t in templates]
 
 
-def load_distractors(path: Path = DISTRACTORS) -> dict[str, dict]:
+def load_distractors(path: Path | None = None) -> dict[str, dict]:
     """The curated distractors, keyed by fact id without its language ("capital.australia")."""
+    path = DISTRACTORS if path is None else path
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     table = {r["id"]: r for r in rows}
     if len(table) != len(rows):
@@ -569,7 +571,11 @@ def load_distractors(path: Path = DISTRACTORS) -> dict[str, dict]:
 
 
 def distractor_problems(
-    probe_id: str, answers: list[str], distractors: list[str], left_out: list[str] = (), question: str = ""
+    probe_id: str,
+    answers: Sequence[str],
+    distractors: Sequence[str],
+    left_out: Sequence[str] = (),
+    question: str = "",
 ) -> list[str]:
     """Why these distractors cannot stand against `answers` (the answer first, then its aliases); [] if they can.
 
@@ -647,7 +653,9 @@ def check_distractors(sets: dict[str, list[dict]], distractors: dict[str, dict])
                 continue
             left_out = list(entry.get("left_out", {})) if lang == "en" else []
             ds = [pair[col] for pair in entry["distractors"]]
-            problems += distractor_problems(r["id"], [r["answer"], *r["aliases"]], ds, left_out, r["question"][0])
+            problems += distractor_problems(
+                r["id"], [r["answer"], *r["aliases"]], ds, left_out, " ".join(r["question"])
+            )
     if problems:
         raise BuildError(problems)
 
