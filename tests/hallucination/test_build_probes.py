@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from sftdebug.hallucination.match import normalize
+from sftdebug.hallucination.match import contains_answer, normalize
 from sftdebug.hallucination.probes import builtin_probe_files, load_probes
 from sftdebug.hallucination.verdicts import base_correct, sft_correct
 
@@ -104,10 +104,15 @@ def test_every_builtin_probe_has_at_least_four_curated_distractors(bp: ModuleTyp
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_judge_takes_no_builtin_distractor_for_the_answer(lang: str) -> None:
+    end = "." if lang == "en" else "。"
     for p in load_probes(builtin_probe_files(lang)[0]):
-        assert sft_correct(f"{p.answer}.", p) and base_correct(f" {p.answer}.", p), p.id
+        assert sft_correct(f"{p.answer}{end}", p) and base_correct(f" {p.answer}{end}", p), p.id
+        # an answer phrased like the cloze; not where the subject names the answer ("the Czech Republic": "Czech")
+        says = None if contains_answer(p.cloze[0], p.answers) else f"{p.cloze[0]} {p.answer}{end}"
+        assert says is None or sft_correct(says, p), (p.id, says)
         for d in set(p.candidates) - set(p.answers):
-            assert not sft_correct(f"{d}.", p) and not base_correct(f" {d}.", p), (p.id, d)
+            assert not sft_correct(f"{d}{end}", p) and not base_correct(f" {d}{end}", p), (p.id, d)
+            assert says is None or not sft_correct(f"{p.cloze[0]} {d}{end}", p), (p.id, d)
 
 
 def test_regenerating_gives_the_committed_files(bp: ModuleType) -> None:
