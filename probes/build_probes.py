@@ -620,7 +620,7 @@ def build(distractors: dict[str, dict] | None = None) -> dict[str, list[dict]]:
             for col, (lang, subject, forms) in enumerate((("en", en_subj, en_ans), ("zh", zh_subj, zh_ans))):
                 cloze, question = TEMPLATES[relation][lang]
                 names = forms.split("|")
-                pool = [names[0], *(pair[col] for pair in entry["distractors"])]
+                pool = [names[0], *(pair[col] if col < len(pair) else "" for pair in entry["distractors"])]
                 out[lang].append(
                     {
                         "id": f"{lang}.{relation}.{key}",

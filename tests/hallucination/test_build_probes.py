@@ -123,3 +123,10 @@ def test_regenerating_gives_the_committed_files(bp: ModuleType) -> None:
         assert path.read_text(encoding="utf-8") == bp.render(sets[lang]), (
             f"{path.name}: run python probes/build_probes.py"
         )
+
+
+def test_a_distractor_without_its_chinese_form_stops_the_build(bp: ModuleType) -> None:
+    table = bp.load_distractors()
+    table["capital.australia"]["distractors"][0] = ["Sydney"]
+    with pytest.raises(bp.BuildError, match=r"en\.capital\.australia: each distractor needs one form per language"):
+        bp.check_distractors(bp.build(table), table)
