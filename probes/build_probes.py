@@ -1,17 +1,22 @@
 """Build the built-in real-world probe sets: `world_facts_en.jsonl` and `world_facts_zh.jsonl`.
 
-The fact tables below are the single source of truth: well-known, stable, unambiguous facts that real
-pretrained base models know (capitals, currencies, chemical symbols, authors, ...), each written once with
+The fact tables below are the single source of truth for the facts: well-known, stable, unambiguous facts that
+real pretrained base models know (capitals, currencies, chemical symbols, authors, ...), each written once with
 its English and Chinese forms, so both files hold the same facts with matching ids (`en.capital.japan` /
-`zh.capital.japan`). Each relation has its own cloze and question templates per language; `candidates`
-are the answer plus distractors drawn deterministically from the same relation's answers.
+`zh.capital.japan`). Each relation has its own cloze and question templates per language.
+
+`candidates` are the answer plus the fact's hand-curated distractors from `distractors.jsonl` (next to this
+script): confusable options of the same type (for a capital, the country's other large cities; for an author,
+writers of the same language and era), one form per language. Before anything is written the distractors are
+checked against the answer and its aliases with the judge of `sftdebug.hallucination.match`; a problem stops the
+build with a message naming the probe id (see probes/README.md, "Distractors").
 
 A fact is `(en subject, zh subject, en answers, zh answers)`; answers are `"answer|alias|alias"`. The id key
 is the English subject in ASCII snake_case (a leading "the" dropped). Facts that are disputed, have several
 correct answers or changed recently are left out on purpose (e.g. capitals of Bolivia, the Netherlands,
 South Africa; the inventor of the light bulb or radio; languages of multilingual countries).
 
-    python probes/build_probes.py          # check the tables, then (re)write both files
+    python probes/build_probes.py          # check the tables and distractors, then (re)write both files
 """
 
 from __future__ import annotations
@@ -19,12 +24,30 @@ from __future__ import annotations
 import json
 import random
 import re
+import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the judge of this checkout, also when run as a script
+from sftdebug.hallucination.match import contains_answer, normalize  # noqa: E402
+
 # Written as package data of sftdebug.hallucination, so that a wheel install ships them.
-HERE = Path(__file__).resolve().parents[1] / "sftdebug" / "hallucination" / "builtin_probes"
+HERE = ROOT / "sftdebug" / "hallucination" / "builtin_probes"
+DISTRACTORS = Path(__file__).resolve().parent / "distractors.jsonl"
+MIN_DISTRACTORS = 4
+
+
+class BuildError(ValueError):
+    """The curated data cannot be built; `problems` name the probe ids."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 LANGS = ("en", "zh")
 
 # relation -> {lang: (cloze templates, question templates)}; {s} is the subject, {S} the same capitalised.
@@ -103,11 +126,6 @@ TEMPLATES: dict[str, dict[str, tuple[list[str], list[str]]]] = {
         ),
         "zh": (["{s}所在的城市是", "{s}所在城市的名字是"], ["{s}位于哪座城市？"]),
     },
-}
-
-# Extra distractors for relations whose own answers are few: (en, zh).
-EXTRA: dict[str, list[tuple[str, str]]] = {
-    "continent": [("Oceania", "大洋洲"), ("Antarctica", "南极洲")],
 }
 
 # fmt: off
@@ -540,22 +558,69 @@ def fill(templates: list[str], subject: str) -> list[str]:
     return [t.format(s=subject, S=subject[:1].upper() + subject[1:]) for t in templates]
 
 
-def build() -> dict[str, list[dict]]:
-    """Every probe of both languages, sorted by id."""
+def load_distractors(path: Path | None = None) -> dict[str, dict]:
+    """The curated distractors, keyed by fact id without its language ("capital.australia")."""
+    path = DISTRACTORS if path is None else path
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    table = {r["id"]: r for r in rows}
+    if len(table) != len(rows):
+        raise BuildError(
+            [f"{path.name}: duplicate id {i!r}" for i, n in Counter(r["id"] for r in rows).items() if n > 1]
+        )
+    return table
+
+
+def distractor_problems(
+    probe_id: str,
+    answers: Sequence[str],
+    distractors: Sequence[str],
+    left_out: Sequence[str] = (),
+    question: str = "",
+) -> list[str]:
+    """Why these distractors cannot stand against `answers` (the answer first, then its aliases); [] if they can.
+
+    A distractor must not be a gold form (after normalisation), nor anything the judge would take for one: a text
+    naming a gold form ("Greater Canberra"), or a part of one ("Washington" for "Washington, D.C."). Nor may it be
+    a name left out as disputed, repeat another distractor, or occur in the question (an answer that restates the
+    question would name it first)."""
+    problems = []
+    if len(distractors) < MIN_DISTRACTORS:
+        problems.append(f"{probe_id}: {len(distractors)} distractors, at least {MIN_DISTRACTORS} needed")
+    golds = {normalize(a) for a in answers}
+    seen: set[str] = set()
+    for d in distractors:
+        norm = normalize(d)
+        if not norm:
+            problems.append(f"{probe_id}: empty distractor {d!r}")
+        elif norm in seen:
+            problems.append(f"{probe_id}: distractor {d!r} is listed twice")
+        elif norm in golds:
+            problems.append(f"{probe_id}: distractor {d!r} is the answer or an alias")
+        elif contains_answer(d, answers) or any(contains_answer(a, [d]) for a in answers):
+            problems.append(f"{probe_id}: the judge would take distractor {d!r} for the answer {answers[0]!r}")
+        elif contains_answer(d, left_out) or any(contains_answer(x, [d]) for x in left_out):
+            problems.append(f"{probe_id}: distractor {d!r} is left out as disputed")
+        elif contains_answer(question, [d]):
+            problems.append(f"{probe_id}: distractor {d!r} occurs in the question {question!r}")
+        seen.add(norm)
+    return problems
+
+
+def build(distractors: dict[str, dict] | None = None) -> dict[str, list[dict]]:
+    """Every probe of both languages, sorted by id; candidates are the answer and the fact's curated distractors."""
+    table = load_distractors() if distractors is None else distractors
     out: dict[str, list[dict]] = {lang: [] for lang in LANGS}
     for relation, facts in FACTS.items():
-        pool = {en.split("|")[0]: zh.split("|")[0] for _, _, en, zh in facts}
-        pool.update(EXTRA.get(relation, []))
         for en_subj, zh_subj, en_ans, zh_ans in facts:
             key = slug(en_subj)
-            answer = en_ans.split("|")[0]
-            others = sorted(a for a in pool if a != answer)
-            rng = random.Random(f"{relation}.{key}")  # str seeds are hashed with SHA-512: stable across runs
-            picks = [answer, *rng.sample(others, min(4, len(others)))]
-            rng.shuffle(picks)
-            for lang, subject, forms in (("en", en_subj, en_ans), ("zh", zh_subj, zh_ans)):
+            entry = table.get(f"{relation}.{key}", {"distractors": []})
+            order = random.Random(f"{relation}.{key}")  # str seeds are hashed with SHA-512: stable across runs
+            slots = list(range(len(entry["distractors"]) + 1))  # 0 is the answer; one order for both languages
+            order.shuffle(slots)
+            for col, (lang, subject, forms) in enumerate((("en", en_subj, en_ans), ("zh", zh_subj, zh_ans))):
                 cloze, question = TEMPLATES[relation][lang]
                 names = forms.split("|")
+                pool = [names[0], *(pair[col] if col < len(pair) else "" for pair in entry["distractors"])]
                 out[lang].append(
                     {
                         "id": f"{lang}.{relation}.{key}",
@@ -563,7 +628,7 @@ def build() -> dict[str, list[dict]]:
                         "question": fill(question, subject),
                         "answer": names[0],
                         "aliases": names[1:],
-                        "candidates": picks if lang == "en" else [pool[p] for p in picks],
+                        "candidates": [pool[i] for i in slots],
                         "subject": subject,
                         "relation": relation,
                         "lang": lang,
@@ -572,11 +637,31 @@ def build() -> dict[str, list[dict]]:
     return {lang: sorted(rows, key=lambda r: r["id"]) for lang, rows in out.items()}
 
 
+def check_distractors(sets: dict[str, list[dict]], distractors: dict[str, dict]) -> None:
+    """Every fact has its curated distractors, and none of them can pass for the answer (BuildError otherwise)."""
+    facts = {f"{relation}.{slug(f[0])}" for relation, rows in FACTS.items() for f in rows}
+    problems = [f"{DISTRACTORS.name}: {i!r} is no fact of the tables" for i in sorted(set(distractors) - facts)]
+    problems += [f"{DISTRACTORS.name}: no distractors for {i!r}" for i in sorted(facts - set(distractors))]
+    for lang, rows in sets.items():
+        for r in rows:
+            entry = distractors.get(r["id"].split(".", 1)[1])
+            if entry is None:
+                continue
+            col = LANGS.index(lang)
+            if any(len(pair) != len(LANGS) for pair in entry["distractors"]):
+                problems.append(f"{r['id']}: each distractor needs one form per language {LANGS}")
+                continue
+            left_out = list(entry.get("left_out", {})) if lang == "en" else []
+            ds = [pair[col] for pair in entry["distractors"]]
+            problems += distractor_problems(
+                r["id"], [r["answer"], *r["aliases"]], ds, left_out, " ".join(r["question"])
+            )
+    if problems:
+        raise BuildError(problems)
+
+
 def check(sets: dict[str, list[dict]]) -> None:
     """Assert the invariants the loader, the judge and tests/test_probes_builtin.py rely on."""
-    for relation, facts in FACTS.items():  # one zh form per en answer, so zh candidates mirror en ones
-        pairs = {(en.split("|")[0], zh.split("|")[0]) for _, _, en, zh in facts} | set(EXTRA.get(relation, []))
-        assert len({e for e, _ in pairs}) == len({z for _, z in pairs}) == len(pairs), relation
     strip = {lang: {r["id"].split(".", 1)[1] for r in rows} for lang, rows in sets.items()}
     assert strip["en"] == strip["zh"], strip["en"] ^ strip["zh"]
     for lang, rows in sets.items():
@@ -585,8 +670,7 @@ def check(sets: dict[str, list[dict]]) -> None:
         assert {r["relation"] for r in rows} == set(FACTS) == set(TEMPLATES), lang
         for r in rows:
             cands = r["candidates"]
-            assert r["answer"] in cands and len(cands) == len(set(cands)) >= 4, r["id"]
-            assert not set(r["aliases"]) & set(cands), r["id"]  # a distractor must never be a gold form
+            assert r["answer"] in cands and len(cands) == len(set(cands)) > MIN_DISTRACTORS, r["id"]
             assert len(r["cloze"]) >= 2 and r["question"] and r["lang"] == lang, r["id"]
             for text in r["cloze"]:
                 assert text == text.strip() and unicodedata.category(text[-1])[0] not in "PSZ", (r["id"], text)
@@ -597,14 +681,27 @@ def check(sets: dict[str, list[dict]]) -> None:
     assert cjk / len(sets["zh"]) >= 0.9, cjk
 
 
-def main() -> None:
-    sets = build()
+def render(rows: list[dict]) -> str:
+    """A probe file's text, exactly as written (the no-drift test compares it with the committed files)."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def main() -> int:
+    distractors = load_distractors()
+    sets = build(distractors)
+    try:
+        check_distractors(sets, distractors)
+    except BuildError as e:
+        print(f"build_probes: {len(e.problems)} problem(s) in {DISTRACTORS}, nothing written:", file=sys.stderr)
+        print("\n".join(f"  {p}" for p in e.problems), file=sys.stderr)
+        return 1
     check(sets)
     for lang, rows in sets.items():
         path = HERE / f"world_facts_{lang}.jsonl"
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(render(rows), encoding="utf-8")
         print(f"{path.name}: {len(rows)} probes, {dict(sorted(Counter(r['relation'] for r in rows).items()))}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
