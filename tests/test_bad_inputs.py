@@ -156,7 +156,7 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
     ("risk-base-missing", ["risk", "--base", "./no/such", "--data", "{lab}/sft_data.jsonl"], None, "does not exist"),
     ("compare-missing", ["compare", "./no/such", "./no/such"], None, "not a run folder"),
     ("compare-kind", ["compare", "{x}", "{x}"], _run_folder("non-object-records"), "not a hallucination run"),
-    ("compare-gate", ["compare", "./a", "./b", "--fail-above", "narrow=1"], None, "not a comparison metric"),
+    ("compare-gate", ["compare", "./a", "./b", "--fail-above", "narrow=1"], None, "not a gated metric"),
     ("convert-not-gguf", ["convert", "{x}"], _file("m.bin", "x"), "not a .gguf"),
     ("convert-missing", ["convert", "./nope.gguf"], None, "no such file"),
     ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),

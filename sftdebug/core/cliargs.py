@@ -8,8 +8,10 @@ the whole parser for `sftdebug --help` stays instant. To add a command, list its
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sftdebug.core.errors import UsageError
@@ -138,41 +140,64 @@ def quiet_libraries() -> None:
     hf_logging.set_verbosity_error()
 
 
-def parse_fail_above(specs: list[str]) -> dict[str, float]:
+# What a gated metric is, which says what its limit may be: a share lies in [0, 1], a count is >= 0, a change
+# (latency's relative regression) is any finite number (negative: demand a speed-up).
+SHARE, COUNT, CHANGE = "share", "count", "change"
+
+
+def parse_fail_above(specs: list[str], metrics: Mapping[str, str]) -> dict[str, float]:
+    """`--fail-above` specs as {metric: limit}, checked against the command's gated `metrics` (name -> kind)
+    before anything runs: an unknown metric or a limit no value can cross is a one-line UsageError."""
     gates = {}
     for spec in specs:
         name, sep, value = spec.partition("=")
+        name = name.strip()
         try:
-            gates[name.strip()] = float(value)
+            limit = float(value)
         except ValueError:
             sep = ""
-        if not sep or not name.strip():
+        if not sep or not name or not math.isfinite(limit):
             raise UsageError(f"--fail-above {spec!r}: expected METRIC=NUMBER, e.g. narrow_hallucination_rate=0.1")
+        if name not in metrics:
+            raise UsageError(f"--fail-above: {name!r} is not a gated metric here (have: {', '.join(metrics)})")
+        if metrics[name] == SHARE and not 0 <= limit <= 1:
+            raise UsageError(f"--fail-above {spec!r}: {name} is a share; give a limit between 0 and 1")
+        if metrics[name] == COUNT and limit < 0:
+            raise UsageError(f"--fail-above {spec!r}: {name} is a count; give a limit >= 0")
+        gates[name] = limit
     return gates
 
 
 def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None, what: str = "requests") -> int:
-    """3 when a `--fail-above` gate fails, else 1 when requests failed (retry with --resume), else 0."""
+    """3 when a `--fail-above` gate fails, else 1 when items still failed after the run's own retry rounds
+    (rerun with --resume), else 0. Items that needed retries and then succeeded are noted, not failed."""
     from sftdebug.report import terminal as console
 
     code = check_gates(gates or {}, summary)
+    if summary.get("n_retried"):
+        console.note(f"{summary['n_retried']} {what} needed retries (engine errors) before they succeeded")
     if summary.get("n_failed"):
-        console.error(f"{summary['n_failed']} {what} failed and are not in the results: rerun with --resume")
+        console.error(
+            f"{summary['n_failed']} {what} still failed after the retry rounds and are not in the results: "
+            "rerun with --resume"
+        )
         code = code or 1
     return code
 
 
 def check_gates(gates: dict[str, float], summary: dict[str, Any]) -> int:
-    """Exit code 3 when a gated metric exceeds its limit (for CI), else 0."""
+    """Exit code 3 when a gated metric exceeds its limit (for CI), else 0. Names were checked before the run
+    (`parse_fail_above`); a metric the run could not compute (None: e.g. no fact the base knew) fails its gate,
+    since a CI gate that cannot be evaluated must not pass."""
     from sftdebug.report import terminal as console
 
     failed = 0
     for name, limit in gates.items():
         value = summary.get(name)
         if not isinstance(value, int | float) or isinstance(value, bool):
-            numeric = sorted(k for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool))
-            raise UsageError(f"--fail-above: {name!r} is not a numeric summary metric (have: {', '.join(numeric)})")
-        if value > limit:
+            console.error(f"gate failed: {name} has no value in this run")
+            failed = 3
+        elif value > limit:
             console.error(f"gate failed: {name} = {value:.4f} > {limit}")
             failed = 3
     return failed

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
 CONFIG, RECORDS, SUMMARY = "config.json", "records.jsonl", "summary.json"
 # Argument names never written to disk: keys come from flags or the environment and stay there.
 SECRET_ARGS = frozenset({"api_key", "token", "hf_token", "password"})
+SECRET_FLAGS = tuple("--" + name.replace("_", "-") for name in sorted(SECRET_ARGS))
 
 
 def versions() -> dict[str, str]:
@@ -54,20 +56,40 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _secret_flag(arg: str) -> bool:
+    """A flag that carries a secret, spelt in full or abbreviated (argparse refuses abbreviations here, but a
+    command line is redacted as if it did not: nothing secret may reach a file whatever the parser accepts)."""
+    name = arg.split("=", 1)[0]
+    return len(name) > 3 and any(f.startswith(name) for f in SECRET_FLAGS)
+
+
+def redact_url(text: str) -> str:
+    """A URL with its credentials (user:password@) and secret-looking query values replaced by ***."""
+    text = re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\1***@", text)
+    return re.sub(r"(?i)([?&][^=&#\s]*(?:key|token|secret|password|auth|sig)[^=&#\s]*=)[^&#\s]*", r"\1***", text)
+
+
 def redact_argv(argv: list[str]) -> list[str]:
-    """The command line with secret flag values replaced by ***."""
-    flags = {"--" + name.replace("_", "-") for name in SECRET_ARGS}
+    """The command line with secret flag values (`--api-key K`, `--api-key=K`, abbreviated too) replaced by ***
+    and credentials in URLs removed."""
     out, hide = [], False
     for arg in argv:
-        name = arg.split("=", 1)[0]
         if hide:
             out.append("***")
-        elif name in flags and "=" in arg:
-            out.append(f"{name}=***")
+        elif _secret_flag(arg) and "=" in arg:
+            out.append(f"{arg.split('=', 1)[0]}=***")
         else:
-            out.append(arg)
-        hide = not hide and arg in flags
+            out.append(redact_url(arg))
+        hide = not hide and _secret_flag(arg) and "=" not in arg
     return out
+
+
+def redact_text(text: str, argv: list[str]) -> str:
+    """`text` (e.g. an argparse error quoting the command line) without any secret value given in `argv`."""
+    for before, after in zip(argv, redact_argv(argv), strict=True):
+        if before != after:
+            text = text.replace(before, after)
+    return redact_url(text)
 
 
 class Journal:
@@ -139,7 +161,9 @@ class RunFolder:
         """Create (or with `resume`, reopen) a run folder. `identity` names the arguments that must match
         for a resume to be meaningful (e.g. the models)."""
         path = Path(path)
-        clean_args = {k: v for k, v in args.items() if k not in SECRET_ARGS}
+        clean_args = {
+            k: redact_url(v) if isinstance(v, str) else v for k, v in args.items() if k not in SECRET_ARGS
+        }
         cls.precheck(path, resume, overwrite)
         try:
             return cls._open(path, kind, clean_args, resume, identity)
@@ -190,7 +214,7 @@ class RunFolder:
             raise UsageError(f"{path} holds a {config.get('kind')!r} run, not {kind!r}: cannot resume it")
         for name in identity:
             before = config.get("args", {}).get(name)
-            if before != args.get(name):
+            if before != as_json(args.get(name)):  # as config.json holds it: a tuple was saved as a list
                 raise UsageError(
                     f"{path}: --{name.replace('_', '-')} was {before!r} in the run being resumed, now "
                     f"{args.get(name)!r}; use the same value or another --out"
@@ -208,6 +232,12 @@ class RunFolder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def as_json(value: Any) -> Any:
+    """`value` as it reads back from config.json (tuples become lists, paths strings), so that a resumed run
+    compares like with like."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _model_sources() -> dict[str, Any]:

@@ -9,6 +9,16 @@ from typing import Any
 from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
 
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit"]
+# what --fail-above may gate (top-level in a run's and a trend's summary.json), and what kind of number each is
+GATES = {
+    "narrow_hallucination_rate": "share",
+    "format_loss_rate": "share",
+    "knowledge_loss_rate": "share",
+    "sft_accuracy": "share",
+    "sft_eos_rate": "share",
+    "n_failed": "count",
+    "n_retried": "count",
+}
 
 
 def register(sub: Any) -> None:
@@ -86,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
-    gates = parse_fail_above(args.fail_above)
+    gates = parse_fail_above(args.fail_above, GATES)
     if args.samples < 0 or args.max_new_tokens < 1 or args.temperature <= 0:
         raise UsageError("--samples must be >= 0, --max-new-tokens >= 1 and --temperature > 0")
     if args.limit is not None and args.limit < 1:

@@ -8,6 +8,11 @@ from typing import Any
 from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
 
 
+# what --fail-above may gate (top-level in summary.json); `regression` needs --baseline
+GATES = {"regression": "change", "n_failed": "count", "n_retried": "count"}
+IDENTITY = ["model", "engine", "prompt_lens", "output_lens", "repeats"]
+
+
 def _ints(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(v) for v in text.split(",") if v.strip())
@@ -68,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats < 1 or args.warmup < 0 or args.cot < 0:
         raise UsageError("--repeats must be >= 1, --warmup >= 0 and --cot >= 0")
-    gates = parse_fail_above(args.fail_above)
+    gates = parse_fail_above(args.fail_above, GATES)
+    if "regression" in gates and not args.baseline:
+        raise UsageError("--fail-above regression=… compares with an earlier run: give --baseline RUN")
     baseline = _baseline_fit(args.baseline) if args.baseline else None
     cfg = SweepConfig(
         prompt_lens=args.prompt_lens,
@@ -131,7 +138,7 @@ def _measure(
             vars(args),
             resume=args.resume,
             overwrite=args.overwrite,
-            identity=["model", "engine", "prompt_lens", "output_lens", "repeats"],
+            identity=IDENTITY,
         ) as folder,
         console.progress_bars() as bar,
     ):

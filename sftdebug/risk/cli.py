@@ -12,6 +12,16 @@ from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
 IDENTITY = ["base", "data", "format", "probes", "shots", "exemplar_sets", "samples", "temperature", "seed",
             "max_answer_words", "limit"]  # fmt: skip
 DROPPABLE = ("conflicts", "unknown", "weakly_known")
+# what --fail-above may gate (top-level in summary.json), and what kind of number each is
+GATES = {
+    "conflicts_share": "share",
+    "unknown_share": "share",
+    "risky_share": "share",
+    "known_share": "share",
+    "n_failed": "count",
+    "n_retried": "count",
+    "n_bad_rows": "count",
+}
 
 
 def register(sub: Any) -> None:
@@ -65,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.risk.summary import summarize
     from sftdebug.risk.write import rewrite
 
-    gates = parse_fail_above(args.fail_above)
+    gates = parse_fail_above(args.fail_above, GATES)
     for flag, value, low in (("--shots", args.shots, 1), ("--exemplar-sets", args.exemplar_sets, 1),
                              ("--samples", args.samples, 0), ("--max-answer-words", args.max_answer_words, 1),
                              ("--limit", args.limit if args.limit is not None else 1, 1)):  # fmt: skip
