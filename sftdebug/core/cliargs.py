@@ -108,16 +108,22 @@ def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:
     )
 
 
-def check_models(args: argparse.Namespace, *names: str) -> None:
+def check_models(args: argparse.Namespace, *names: str, side: str | None = None) -> None:
     """Before anything is written: every model of a local engine (hf, vllm) resolves to a checkpoint folder
-    (config.json and safetensors weights, or a GGUF file, converted now into the cache, so that the run's
-    config.json can say so). Endpoint models are checked by their engine when it starts."""
+    whose files are whole (config.json and safetensors weights, or a GGUF file, converted now into the cache, so
+    that the run's config.json can say so) and that needs no code of its own unless --trust-remote-code; an
+    endpoint answers and serves every model (`side` picks --base-endpoint / --sft-endpoint)."""
     if args.engine == "openai":
+        from sftdebug.engines.openai import OpenAIEngine
+
+        opts = engine_options(args, side)
+        for name in names:  # the constructor asks /v1/models; a short timeout: this is a check, not a request
+            OpenAIEngine(name, endpoint=opts["endpoint"], api_key=opts["api_key"], timeout=min(opts["timeout"], 30))
         return
-    from sftdebug.engines.source import resolve_model
+    from sftdebug.engines.source import check_remote_code, resolve_model
 
     for name in names:
-        resolve_model(name)
+        check_remote_code(resolve_model(name), name, args.trust_remote_code)
 
 
 def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:

@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from contextlib import closing
 
-    from sftdebug.core.cliargs import default_out, engine_options, exit_code, quiet_libraries
+    from sftdebug.core.cliargs import check_models, default_out, engine_options, exit_code, quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import SamplingParams, load_engine
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out("generate")
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    check_models(args, args.model)
     with closing(load_engine(args.engine, args.model, **engine_options(args))) as engine:
         for it in items:  # pre-flight: a template or prompt error stops the run before anything is written
             engine.render(it.prompt)

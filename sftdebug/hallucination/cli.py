@@ -116,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     # Everything that can be checked is checked before the run folder exists (nothing half-written).
     base_options, sft_options = engine_options(args, "base"), engine_options(args, "sft")
-    check_models(args, args.base, *sfts)
+    check_models(args, args.base, side="base")
+    check_models(args, *sfts, side="sft")
     for sft in sfts:
         _check_sft_template(args, sft)
     if len(sfts) > 1:

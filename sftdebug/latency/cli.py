@@ -62,7 +62,14 @@ def hardware_facts(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, engine_options, exit_code, parse_fail_above, quiet_libraries
+    from sftdebug.core.cliargs import (
+        check_models,
+        default_out,
+        engine_options,
+        exit_code,
+        parse_fail_above,
+        quiet_libraries,
+    )
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import load_engine
@@ -89,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
     options = engine_options(args)
+    check_models(args, args.model)
     if args.engine == "hf":
         options["batch_size"] = 1  # one request at a time: batching would blur per-request timing
     if args.engine == "vllm":

@@ -120,7 +120,7 @@ def _reports(run_dir: Path) -> Path:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, quiet_libraries
+    from sftdebug.core.cliargs import check_models, default_out, quiet_libraries
     from sftdebug.core.runs import RunFolder
     from sftdebug.overfit.evaluate import evaluate
     from sftdebug.overfit.factset import load_dir
@@ -132,6 +132,7 @@ def run_eval(args: argparse.Namespace) -> int:
     out = args.out or default_out("overfit")
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    check_models(args, args.model, *([args.base] if args.base else []))
     with (
         RunFolder.open(
             out,
@@ -153,6 +154,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     from sftdebug.core.cliargs import default_out, quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
+    from sftdebug.engines.source import check_remote_code, resolve_model
     from sftdebug.overfit.factset import make_dir
     from sftdebug.overfit.report import print_sweep
     from sftdebug.overfit.sweep import lab_defaults, read_conversations, sweep
@@ -169,6 +171,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out or default_out("overfit"))
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    check_remote_code(resolve_model(args.base), args.base, args.trust_remote_code)  # trained here, whatever the engine
     with (
         RunFolder.open(
             out,
