@@ -222,10 +222,28 @@ STUB_CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]]
     ("key-abbreviated", [*SGEN, "--api", SECRET], None, "unrecognized arguments: --api ***"),
     ("key-abbreviated-eq", [*SGEN, f"--api={SECRET}"], None, "unrecognized arguments: --api=***"),
     ("key-prefix", [*SGEN, "--api-k", SECRET], None, "unrecognized arguments"),
-    ("key-in-url", ["generate", "--model", "stub", "--prompt", "x", "--engine", "openai", "--endpoint",
-                    f"http://user:{SECRET}@127.0.0.1:9"], None, "credentials"),  # fmt: skip
-    ("key-in-query", ["generate", "--model", "stub", "--prompt", "x", "--engine", "openai", "--endpoint",
-                      "{url}?api_key=" + SECRET], None, "credentials"),  # fmt: skip
+    (
+        "key-in-url",
+        [
+            "generate",
+            "--model",
+            "stub",
+            "--prompt",
+            "x",
+            "--engine",
+            "openai",
+            "--endpoint",
+            f"http://user:{SECRET}@127.0.0.1:9",
+        ],
+        None,
+        "credentials",
+    ),
+    (
+        "key-in-query",
+        ["generate", "--model", "stub", "--prompt", "x", "--engine", "openai", "--endpoint", "{url}?api_key=" + SECRET],
+        None,
+        "credentials",
+    ),
     ("hal-gate-unknown", [*SHAL, "--fail-above", "nosuch=0.1"], None, "not a gated metric"),
     ("hal-gate-share", [*SHAL, "--fail-above", "narrow_hallucination_rate=2"], None, "share"),
     ("hal-gate-nan", [*SHAL, "--fail-above", "sft_accuracy=nan"], None, "METRIC=NUMBER"),
@@ -235,10 +253,19 @@ STUB_CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]]
     ("lat-regression-no-baseline", [*SLAT, "--fail-above", "regression=0.1"], None, "--baseline"),
     ("hal-sft-not-served", [*SHAL[:4], "nosuchmodel", *SHAL[5:]], None, "not served"),
     ("hal-base-not-served", [*SHAL[:2], "nosuchmodel", *SHAL[3:]], None, "not served"),
-    ("risk-truncated-weights", ["risk", "--base", "{x}", "--data", "{x}/../d.jsonl"], _weights("truncated"), "truncated"),
+    (
+        "risk-truncated-weights",
+        ["risk", "--base", "{x}", "--data", "{x}/../d.jsonl"],
+        _weights("truncated"),
+        "truncated",
+    ),
     ("hal-truncated-weights", ["hallucination", "--base", "{x}", "--sft", "{x}"], _weights("truncated"), "truncated"),
-    ("risk-remote-code", ["risk", "--base", "{x}", "--data", "{x}/../d.jsonl"], _weights("remote-code"),
-     "--trust-remote-code"),  # fmt: skip
+    (
+        "risk-remote-code",
+        ["risk", "--base", "{x}", "--data", "{x}/../d.jsonl"],
+        _weights("remote-code"),
+        "--trust-remote-code",
+    ),
     ("gen-text-as-gguf", ["generate", "--model", "{x}", "--prompt", "x"], _file("m.gguf", "hello\n"), "not a GGUF"),
     ("convert-text-as-gguf", ["convert", "{x}"], _file("m.gguf", "<html>rate limited</html>"), "not a GGUF"),
 ]

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sftdebug.core.errors import UsageError
+from sftdebug.core.loop import RetryPolicy
 
 
 def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_size: bool = True) -> None:
@@ -43,6 +44,13 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         "--concurrency", type=int, default=8, help="--engine openai: requests in flight (default 8; latency: 1)"
     )
     g.add_argument("--timeout", type=float, default=120.0, help="--engine openai: seconds per request (default 120)")
+    g.add_argument(
+        "--retry-rounds",
+        type=int,
+        default=RetryPolicy.rounds,
+        help=f"rounds in which the run retries its failed items itself, pausing {RetryPolicy.backoff_s:.0f} s, "
+        f"then twice as long each round, before it gives up on them (default {RetryPolicy.rounds}; 0: never)",
+    )
     g.add_argument(
         "--tokenizer",
         default=None,
@@ -75,6 +83,7 @@ def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[st
     """Keyword options for `load_engine(args.engine, ...)`; `side` ("base"/"sft") picks a per-model endpoint."""
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    retry_policy(args)
     if args.engine == "openai":
         from sftdebug.engines.openai import check_endpoint
 
@@ -95,6 +104,14 @@ def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[st
     if args.engine == "hf":
         opts.update(device=args.device, batch_size=args.batch_size, threads=args.threads)
     return opts
+
+
+def retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    """The run's own retry rounds (`--retry-rounds`); commands without the flag get the default."""
+    rounds = getattr(args, "retry_rounds", RetryPolicy.rounds)
+    if rounds < 0:
+        raise UsageError(f"--retry-rounds must be >= 0, got {rounds}")
+    return RetryPolicy(rounds=rounds)
 
 
 def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:

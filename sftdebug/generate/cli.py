@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_run_args, retry_policy
 
 
 def register(sub: Any) -> None:
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=["model", "prompts", "prompt", "max_new_tokens", "temperature", "n", "seed"],
+            retry=retry_policy(args),
         )
         with run_folder, console.progress_bars() as bar:
             summary = run_generate(engine, items, params, run_folder, progress=bar)

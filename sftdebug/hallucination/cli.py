@@ -6,7 +6,7 @@ import argparse
 from functools import partial
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args, retry_policy
 
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit"]
 # what --fail-above may gate (top-level in a run's and a trend's summary.json), and what kind of number each is
@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=IDENTITY,
+            retry=retry_policy(args),
         ) as run_folder,
         console.progress_bars() as bar,
     ):
@@ -185,11 +186,18 @@ def _run_trend(
             resume=args.resume,
             overwrite=not args.resume,
             identity=IDENTITY,
+            retry=retry_policy(args),
         )
 
     with (
         RunFolder.open(
-            out, "hallucination_trend", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY
+            out,
+            "hallucination_trend",
+            config,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            identity=IDENTITY,
+            retry=retry_policy(args),
         ) as top,
         console.progress_bars() as bar,
     ):

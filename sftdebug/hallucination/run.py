@@ -258,11 +258,14 @@ def run_hallucination(
     rechecks = [eos_j.done[p.id]["finish"] for p in sample if p.id in eos_j.done and "skipped" not in eos_j.done[p.id]]
     summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
     summary["n_failed"] = len(probes) - len(complete)
+    retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
+    summary["n_retried"] = sum(p.id in retried for p in complete)  # complete only after a retry
     if scoring.skipped:
         summary["warnings"].append(scoring.skipped)
     if summary["n_failed"]:
         summary["warnings"].append(
-            f"{summary['n_failed']} probes failed (engine errors after retries): rerun with --resume to retry them"
+            f"{summary['n_failed']} probes still failed after the retry rounds (engine errors): rerun with --resume "
+            "to retry them"
         )
     run.write_summary(summary)
     return summary

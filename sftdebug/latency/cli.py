@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
-
+from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args, retry_policy
 
 # what --fail-above may gate (top-level in summary.json); `regression` needs --baseline
 GATES = {"regression": "change", "n_failed": "count", "n_retried": "count"}
@@ -147,6 +146,7 @@ def _measure(
             resume=args.resume,
             overwrite=args.overwrite,
             identity=IDENTITY,
+            retry=retry_policy(args),
         ) as folder,
         console.progress_bars() as bar,
     ):
@@ -162,6 +162,7 @@ def _measure(
             seed=args.seed,
             concurrency=cfg.concurrency,
         )
+        summary["n_retried"] = len(folder.retried())
         if baseline is not None:
             from sftdebug.latency.baseline import compare
 

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_run_args, retry_policy
 
 
 def _csv(kind: type) -> Any:
@@ -141,6 +141,7 @@ def run_eval(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=["model", "facts", "base"],
+            retry=retry_policy(args),
         ) as run,
         console.progress_bars() as bar,
     ):
@@ -180,6 +181,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=["base", "sft_data", "facts", "n_facts", "seed"],
+            retry=retry_policy(args),
         ) as top,
         console.progress_bars() as bar,
     ):

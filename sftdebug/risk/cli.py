@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args, retry_policy
 
 IDENTITY = ["base", "data", "format", "probes", "shots", "exemplar_sets", "samples", "temperature", "seed",
             "max_answer_words", "limit"]  # fmt: skip
@@ -106,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     options = engine_options(args)
     check_models(args, args.base)
     config = {**vars(args), "probes": probe_files, "format": data.format}
-    with RunFolder.open(out, "risk", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY) as run:
+    with RunFolder.open(
+        out, "risk", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY, retry=retry_policy(args)
+    ) as run:
         engine = load_engine(args.engine, args.base, **options)
         try:
             with console.progress_bars() as bar:
@@ -116,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         records = read_records(run.path)
         summary = summarize(records, curve)
         summary["n_bad_rows"] = len(data.bad)
+        summary["n_retried"] = len(run.retried())
         summary["n_probes_matched"] = sum(1 for r in records for t in r["turns"] if t.get("probe_id"))
         summary["warnings"] = meta["warnings"]
         if "exemplars" in meta:
