@@ -18,9 +18,9 @@ from pathlib import Path
 from common import ROOT
 
 sys.path.insert(0, str(ROOT / "tests"))
-from stub_openai import StubServer  # noqa: E402
+from stub_openai import StubServer
 
-from sftdebug.core.runs import read_records  # noqa: E402
+from sftdebug.core.runs import read_records
 
 N_PROBES = 60
 # the mixes: (name, fault -> probability, extra flags, trials: each is minutes on a shared 2-core machine)
@@ -45,7 +45,9 @@ def _trial(tmp: Path, seed: int, mix: dict[str, float], extra: list[str]) -> dic
 
     clean, faulty = tmp / f"clean-{seed}", tmp / f"faulty-{seed}"
     with StubServer(model="stub", scoring=True) as stub:
-        subprocess.run(_argv(stub.url, clean, []), check=True, capture_output=True)
+        ref = subprocess.run(_argv(stub.url, clean, []), capture_output=True, text=True)
+    if ref.returncode != 0:
+        raise RuntimeError(f"the fault-free run failed ({ref.returncode}): {ref.stderr[-2000:]}")
     with StubServer(model="stub", scoring=True, fault_mix=mix, seed=seed) as stub:
         t0 = time.perf_counter()
         proc = subprocess.run(_argv(stub.url, faulty, extra), capture_output=True, text=True)
