@@ -22,13 +22,14 @@ def run(args: argparse.Namespace) -> int:
 
     from sftdebug.compare.paired import GATE_METRICS, compare_runs
     from sftdebug.compare.report import print_result, render_page
-    from sftdebug.core.cliargs import check_gates, parse_fail_above
+    from sftdebug.core.cliargs import GateKind, check_gates, parse_fail_above
     from sftdebug.core.errors import UsageError
     from sftdebug.core.io import write_json_atomic, write_text_atomic
     from sftdebug.core.runs import read_config, read_records, read_summary
     from sftdebug.report import terminal as console
 
-    gates = parse_fail_above(args.fail_above, dict.fromkeys(GATE_METRICS, "count"))
+    counts: dict[str, GateKind] = dict.fromkeys(GATE_METRICS, "count")
+    gates = parse_fail_above(args.fail_above, counts)
     runs = []
     for folder in (args.run_a, args.run_b):
         config = read_config(folder)

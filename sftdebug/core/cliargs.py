@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.loop import RetryPolicy
@@ -165,10 +165,10 @@ def quiet_libraries() -> None:
 
 # What a gated metric is, which says what its limit may be: a share lies in [0, 1], a count is >= 0, a change
 # (latency's relative regression) is any finite number (negative: demand a speed-up).
-SHARE, COUNT, CHANGE = "share", "count", "change"
+GateKind = Literal["share", "count", "change"]
 
 
-def parse_fail_above(specs: list[str], metrics: Mapping[str, str]) -> dict[str, float]:
+def parse_fail_above(specs: list[str], metrics: Mapping[str, GateKind]) -> dict[str, float]:
     """`--fail-above` specs as {metric: limit}, checked against the command's gated `metrics` (name -> kind)
     before anything runs: an unknown metric or a limit no value can cross is a one-line UsageError."""
     gates = {}
@@ -183,9 +183,9 @@ def parse_fail_above(specs: list[str], metrics: Mapping[str, str]) -> dict[str, 
             raise UsageError(f"--fail-above {spec!r}: expected METRIC=NUMBER, e.g. narrow_hallucination_rate=0.1")
         if name not in metrics:
             raise UsageError(f"--fail-above: {name!r} is not a gated metric here (have: {', '.join(metrics)})")
-        if metrics[name] == SHARE and not 0 <= limit <= 1:
+        if metrics[name] == "share" and not 0 <= limit <= 1:
             raise UsageError(f"--fail-above {spec!r}: {name} is a share; give a limit between 0 and 1")
-        if metrics[name] == COUNT and limit < 0:
+        if metrics[name] == "count" and limit < 0:
             raise UsageError(f"--fail-above {spec!r}: {name} is a count; give a limit >= 0")
         gates[name] = limit
     return gates

@@ -6,11 +6,11 @@ import argparse
 from functools import partial
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args, retry_policy
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, retry_policy
 
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit"]
 # what --fail-above may gate (top-level in a run's and a trend's summary.json), and what kind of number each is
-GATES = {
+GATES: dict[str, GateKind] = {
     "narrow_hallucination_rate": "share",
     "format_loss_rate": "share",
     "knowledge_loss_rate": "share",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args, retry_policy
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, retry_policy
 
 # what --fail-above may gate (top-level in summary.json); `regression` needs --baseline
-GATES = {"regression": "change", "n_failed": "count", "n_retried": "count"}
+GATES: dict[str, GateKind] = {"regression": "change", "n_failed": "count", "n_retried": "count"}
 IDENTITY = ["model", "engine", "prompt_lens", "output_lens", "repeats"]
 
 

@@ -7,13 +7,13 @@ import argparse
 import os
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args, retry_policy
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, retry_policy
 
 IDENTITY = ["base", "data", "format", "probes", "shots", "exemplar_sets", "samples", "temperature", "seed",
             "max_answer_words", "limit"]  # fmt: skip
 DROPPABLE = ("conflicts", "unknown", "weakly_known")
 # what --fail-above may gate (top-level in summary.json), and what kind of number each is
-GATES = {
+GATES: dict[str, GateKind] = {
     "conflicts_share": "share",
     "unknown_share": "share",
     "risky_share": "share",
