@@ -120,7 +120,7 @@ def _reports(run_dir: Path) -> Path:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import check_models, default_out, quiet_libraries
+    from sftdebug.core.cliargs import check_models, default_out, engine_options, quiet_libraries
     from sftdebug.core.runs import RunFolder
     from sftdebug.overfit.evaluate import evaluate
     from sftdebug.overfit.factset import load_dir
@@ -132,6 +132,7 @@ def run_eval(args: argparse.Namespace) -> int:
     out = args.out or default_out("overfit")
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    engine_options(args)  # its flags are checked now, not when the first model loads inside the run
     check_models(args, args.model, *([args.base] if args.base else []))
     with (
         RunFolder.open(
@@ -152,7 +153,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, quiet_libraries
+    from sftdebug.core.cliargs import default_out, engine_options, quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines.source import check_remote_code, resolve_model
@@ -173,6 +174,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
     check_remote_code(resolve_model(args.base), args.base, args.trust_remote_code)  # trained here, whatever the engine
+    engine_options(args)  # the evaluation engine's flags, checked before the run folder exists
     with (
         RunFolder.open(
             out,
