@@ -40,20 +40,29 @@ def _verdicts(folder: Path) -> dict[str, tuple[str, int | None]]:
     return {r["probe_id"]: (r["verdict"], r.get("answer_rank")) for r in read_records(folder)}
 
 
-def _trial(tmp: Path, seed: int, mix: dict[str, float], extra: list[str]) -> dict[str, float]:
+def _clean(tmp: Path) -> dict[str, tuple[str, int | None]]:
+    """The fault-free run's verdicts (the stub is deterministic: one run serves every trial)."""
     import subprocess
 
-    clean, faulty = tmp / f"clean-{seed}", tmp / f"faulty-{seed}"
+    clean = tmp / "clean"
     with StubServer(model="stub", scoring=True) as stub:
         ref = subprocess.run(_argv(stub.url, clean, []), capture_output=True, text=True)
     if ref.returncode != 0:
         raise RuntimeError(f"the fault-free run failed ({ref.returncode}): {ref.stderr[-2000:]}")
+    return _verdicts(clean)
+
+
+def _trial(
+    faulty: Path, want: dict[str, tuple[str, int | None]], seed: int, mix: dict[str, float], extra: list[str]
+) -> dict[str, float]:
+    import subprocess
+
     with StubServer(model="stub", scoring=True, fault_mix=mix, seed=seed) as stub:
         t0 = time.perf_counter()
         proc = subprocess.run(_argv(stub.url, faulty, extra), capture_output=True, text=True)
         seconds = time.perf_counter() - t0
     summary = json.loads((faulty / "summary.json").read_text())
-    want, got = _verdicts(clean), _verdicts(faulty)
+    got = _verdicts(faulty)
     return {
         "rc": proc.returncode,
         "done": len(got),
@@ -89,9 +98,11 @@ def run() -> str:
         "failed probes (`--retry-rounds`, default 3, pausing 2, 4, 8 s).\n"
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, mix, extra, trials in MIXES:
-            rows = [_trial(Path(tmp), seed, mix, extra) for seed in range(1, trials + 1)]
+        want = _clean(Path(tmp))
+        for m, (name, mix, extra, trials) in enumerate(MIXES):
+            rows = [_trial(Path(tmp) / f"mix{m}-seed{seed}", want, seed, mix, extra) for seed in range(1, trials + 1)]
             out.append(_section(name, rows, extra))
+            print(out[-1], flush=True)  # what finished survives a later failure
     return "\n".join(out)
 
 
