@@ -16,7 +16,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_hallucination", "bench_lmeval", "bench_trend", "bench_risk", "bench_real", "bench_datalint")
+BENCHES = (
+    "bench_hallucination",
+    "bench_lmeval",
+    "bench_trend",
+    "bench_risk",
+    "bench_real",
+    "bench_datalint",
+    "bench_faults",
+)
 
 
 def main() -> int:
