@@ -40,16 +40,18 @@ def _verdicts(folder: Path) -> dict[str, tuple[str, int | None]]:
     return {r["probe_id"]: (r["verdict"], r.get("answer_rank")) for r in read_records(folder)}
 
 
-def _clean(tmp: Path) -> dict[str, tuple[str, int | None]]:
-    """The fault-free run's verdicts (the stub is deterministic: one run serves every trial)."""
+def _clean(tmp: Path) -> tuple[dict[str, tuple[str, int | None]], float]:
+    """The fault-free run's verdicts and seconds (the stub is deterministic: one run serves every trial)."""
     import subprocess
 
     clean = tmp / "clean"
     with StubServer(model="stub", scoring=True) as stub:
+        t0 = time.perf_counter()
         ref = subprocess.run(_argv(stub.url, clean, []), capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
     if ref.returncode != 0:
         raise RuntimeError(f"the fault-free run failed ({ref.returncode}): {ref.stderr[-2000:]}")
-    return _verdicts(clean)
+    return _verdicts(clean), seconds
 
 
 def _trial(
@@ -98,7 +100,8 @@ def run() -> str:
         "failed probes (`--retry-rounds`, default 3, pausing 2, 4, 8 s).\n"
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        want = _clean(Path(tmp))
+        want, clean_s = _clean(Path(tmp))
+        out.append(f"The fault-free run takes {clean_s:.1f} s.\n")
         for m, (name, mix, extra, trials) in enumerate(MIXES):
             rows = [_trial(Path(tmp) / f"mix{m}-seed{seed}", want, seed, mix, extra) for seed in range(1, trials + 1)]
             out.append(_section(name, rows, extra))
