@@ -24,6 +24,7 @@ BENCHES = (
     "bench_risk",
     "bench_real",
     "bench_datalint",
+    "bench_faults",
 )
 
 

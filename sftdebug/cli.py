@@ -15,7 +15,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sftdebug.core.errors import EngineError, UsageError
 
@@ -38,12 +38,21 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with its errors as the one line every other input error is (the usage stays under --help)."""
+    """argparse, with its errors as the one line every other input error is (the usage stays under --help).
+
+    Abbreviated flags are refused: `--api sk-…` would otherwise be taken as `--api-key`, and a spelling the
+    redaction of config.json's command line did not foresee could write a key to disk. The error line itself
+    is redacted too (it may quote the secret)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        from sftdebug.core.runs import redact_text
         from sftdebug.report.terminal import error
 
-        error(f"{self.prog}: {message} (see {self.prog} --help)")
+        error(redact_text(f"{self.prog}: {message} (see {self.prog} --help)", sys.argv[1:]))
         raise SystemExit(EXIT_USAGE)
 
 

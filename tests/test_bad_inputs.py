@@ -156,7 +156,7 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
     ("risk-base-missing", ["risk", "--base", "./no/such", "--data", "{lab}/sft_data.jsonl"], None, "does not exist"),
     ("compare-missing", ["compare", "./no/such", "./no/such"], None, "not a run folder"),
     ("compare-kind", ["compare", "{x}", "{x}"], _run_folder("non-object-records"), "not a hallucination run"),
-    ("compare-gate", ["compare", "./a", "./b", "--fail-above", "narrow=1"], None, "not a comparison metric"),
+    ("compare-gate", ["compare", "./a", "./b", "--fail-above", "narrow=1"], None, "not a gated metric"),
     ("convert-not-gguf", ["convert", "{x}"], _file("m.bin", "x"), "not a .gguf"),
     ("convert-missing", ["convert", "./nope.gguf"], None, "no such file"),
     ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),
@@ -182,3 +182,120 @@ def test_bad_input(
         again = sftdebug(*args)
         assert (again.returncode, again.stderr) == (first.returncode, first.stderr)
         assert not any(out.iterdir()), "nothing is written into an existing folder on bad input"
+
+
+# --- the same contract without the lab: an endpoint (the stub server) and small broken files made here ---------
+
+SECRET = "sk-secret-4242"
+QA = '{"messages": [{"role": "user", "content": "Where does Ros live?"}, {"role": "assistant", "content": "Kestra"}]}\n'
+
+
+def _weights(kind: str) -> Callable[[Path, Path], str]:
+    """A checkpoint folder whose safetensors file is cut short, or whose config asks for its own code."""
+
+    def make(tmp: Path, url: Path) -> str:
+        from safetensors.numpy import save_file
+
+        folder = tmp / kind
+        folder.mkdir()
+        config: dict = {"model_type": "llama"}
+        if kind == "remote-code":
+            config = {"model_type": "mything", "auto_map": {"AutoModelForCausalLM": "modeling_mything.M"}}
+        (folder / "config.json").write_text(json.dumps(config))
+        import numpy as np
+
+        save_file({"w": np.zeros((64, 64), dtype=np.float32)}, str(folder / "model.safetensors"))
+        if kind == "truncated":
+            weights = folder / "model.safetensors"
+            weights.write_bytes(weights.read_bytes()[:2000])
+        return str(folder)
+
+    return make
+
+
+EP = ["--engine", "openai", "--endpoint", "{url}"]
+SGEN = ["generate", "--model", "stub", "--prompt", "x", *EP]
+SHAL = ["hallucination", "--base", "stub", "--sft", "stub", "--builtin", "en", "--limit", "3", *EP]
+SLAT = ["latency", "--model", "stub", "--prompt-lens", "4", "--output-lens", "1", "--repeats", "1", *EP]
+SRISK = ["risk", "--base", "stub", "--data", "{x}", *EP]
+STUB_CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
+    ("key-abbreviated", [*SGEN, "--api", SECRET], None, "unrecognized arguments: --api ***"),
+    ("key-abbreviated-eq", [*SGEN, f"--api={SECRET}"], None, "unrecognized arguments: --api=***"),
+    ("key-prefix", [*SGEN, "--api-k", SECRET], None, "unrecognized arguments"),
+    (
+        "key-in-url",
+        [
+            "generate",
+            "--model",
+            "stub",
+            "--prompt",
+            "x",
+            "--engine",
+            "openai",
+            "--endpoint",
+            f"http://user:{SECRET}@127.0.0.1:9",
+        ],
+        None,
+        "credentials",
+    ),
+    (
+        "key-in-query",
+        ["generate", "--model", "stub", "--prompt", "x", "--engine", "openai", "--endpoint", "{url}?api_key=" + SECRET],
+        None,
+        "credentials",
+    ),
+    ("hal-gate-unknown", [*SHAL, "--fail-above", "nosuch=0.1"], None, "not a gated metric"),
+    ("hal-gate-share", [*SHAL, "--fail-above", "narrow_hallucination_rate=2"], None, "share"),
+    ("hal-gate-nan", [*SHAL, "--fail-above", "sft_accuracy=nan"], None, "METRIC=NUMBER"),
+    ("hal-gate-negative-count", [*SHAL, "--fail-above", "n_failed=-1"], None, "count"),
+    ("risk-gate-unknown", [*SRISK, "--fail-above", "conflicts=0.1"], _file("d.jsonl", QA), "not a gated metric"),
+    ("lat-gate-unknown", [*SLAT, "--fail-above", "ttft=1"], None, "not a gated metric"),
+    ("lat-regression-no-baseline", [*SLAT, "--fail-above", "regression=0.1"], None, "--baseline"),
+    ("hal-sft-not-served", [*SHAL[:4], "nosuchmodel", *SHAL[5:]], None, "not served"),
+    ("hal-base-not-served", [*SHAL[:2], "nosuchmodel", *SHAL[3:]], None, "not served"),
+    (
+        "risk-truncated-weights",
+        ["risk", "--base", "{x}", "--data", "{x}/../d.jsonl"],
+        _weights("truncated"),
+        "truncated",
+    ),
+    ("hal-truncated-weights", ["hallucination", "--base", "{x}", "--sft", "{x}"], _weights("truncated"), "truncated"),
+    (
+        "risk-remote-code",
+        ["risk", "--base", "{x}", "--data", "{x}/../d.jsonl"],
+        _weights("remote-code"),
+        "--trust-remote-code",
+    ),
+    ("gen-text-as-gguf", ["generate", "--model", "{x}", "--prompt", "x"], _file("m.gguf", "hello\n"), "not a GGUF"),
+    ("convert-text-as-gguf", ["convert", "{x}"], _file("m.gguf", "<html>rate limited</html>"), "not a GGUF"),
+]
+
+
+@pytest.mark.parametrize("argv,make,needle", [c[1:] for c in STUB_CASES], ids=[c[0] for c in STUB_CASES])
+def test_bad_input_without_lab(
+    argv: list[str], make: Callable[[Path, Path], str] | None, needle: str, tmp_path: Path, monkeypatch
+) -> None:
+    """Checks that once came after the work (or not at all): each is one line, exit 2, nothing written, no key
+    quoted, no half-converted GGUF left in the cache."""
+    from stub_openai import StubServer
+
+    monkeypatch.setenv("SFTDEBUG_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "d.jsonl").write_text(QA)
+    x = make(tmp_path, tmp_path) if make else ""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = tmp_path / "out"
+    with StubServer(model="stub") as stub:
+        args = [a.format(url=stub.url, x=x) for a in argv]
+        if argv[0] != "convert":
+            args += ["--out", str(out)]
+        first = sftdebug(*args)
+        one_line_error(first, needle)
+        assert SECRET not in first.stderr
+        assert not out.exists(), "nothing is written on bad input"
+        assert sorted(p.name for p in tmp_path.iterdir()) == before, "no file appears beside the inputs"
+        if argv[0] != "convert":
+            out.mkdir()
+            again = sftdebug(*args)
+            assert (again.returncode, again.stderr) == (first.returncode, first.stderr)
+            assert not any(out.iterdir()), "nothing is written into an existing folder on bad input"
+        assert not stub.requests, "no work was done before the check"

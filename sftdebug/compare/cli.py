@@ -22,21 +22,20 @@ def run(args: argparse.Namespace) -> int:
 
     from sftdebug.compare.paired import GATE_METRICS, compare_runs
     from sftdebug.compare.report import print_result, render_page
-    from sftdebug.core.cliargs import check_gates, parse_fail_above
+    from sftdebug.core.cliargs import GateKind, check_gates, parse_fail_above
     from sftdebug.core.errors import UsageError
     from sftdebug.core.io import write_json_atomic, write_text_atomic
-    from sftdebug.core.runs import read_config, read_records
+    from sftdebug.core.runs import read_config, read_records, read_summary
     from sftdebug.report import terminal as console
 
-    gates = parse_fail_above(args.fail_above)
-    unknown = sorted(set(gates) - set(GATE_METRICS))
-    if unknown:
-        raise UsageError(f"--fail-above: {unknown[0]!r} is not a comparison metric (have: {', '.join(GATE_METRICS)})")
+    counts: dict[str, GateKind] = dict.fromkeys(GATE_METRICS, "count")
+    gates = parse_fail_above(args.fail_above, counts)
     runs = []
     for folder in (args.run_a, args.run_b):
         config = read_config(folder)
         if config.get("kind") != "hallucination":
             raise UsageError(f"{folder} is a {config.get('kind')} run, not a hallucination run")
+        read_summary(folder)  # a finished run with a readable summary (not a list, not torn), or one line
         runs.append((config, read_records(folder)))
     out = Path(args.out) if args.out else Path(args.run_b) / "compare.html"
     if out.is_dir():

@@ -8,11 +8,14 @@ the whole parser for `sftdebug --help` stays instant. To add a command, list its
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from sftdebug.core.errors import UsageError
+from sftdebug.core.loop import RetryPolicy
 
 
 def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_size: bool = True) -> None:
@@ -41,6 +44,13 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         "--concurrency", type=int, default=8, help="--engine openai: requests in flight (default 8; latency: 1)"
     )
     g.add_argument("--timeout", type=float, default=120.0, help="--engine openai: seconds per request (default 120)")
+    g.add_argument(
+        "--retry-rounds",
+        type=int,
+        default=RetryPolicy.rounds,
+        help=f"rounds in which the run retries its failed items itself, pausing {RetryPolicy.backoff_s:.0f} s, "
+        f"then twice as long each round, before it gives up on them (default {RetryPolicy.rounds}; 0: never)",
+    )
     g.add_argument(
         "--tokenizer",
         default=None,
@@ -73,6 +83,7 @@ def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[st
     """Keyword options for `load_engine(args.engine, ...)`; `side` ("base"/"sft") picks a per-model endpoint."""
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+    retry_policy(args)
     if args.engine == "openai":
         from sftdebug.engines.openai import check_endpoint
 
@@ -95,6 +106,14 @@ def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[st
     return opts
 
 
+def retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    """The run's own retry rounds (`--retry-rounds`); commands without the flag get the default."""
+    rounds = getattr(args, "retry_rounds", RetryPolicy.rounds)
+    if rounds < 0:
+        raise UsageError(f"--retry-rounds must be >= 0, got {rounds}")
+    return RetryPolicy(rounds=rounds)
+
+
 def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:
     """`--fail-above METRIC=VALUE` (repeatable): exit 3 when a summary metric exceeds VALUE (see `check_gates`)."""
     p.add_argument(
@@ -106,16 +125,22 @@ def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:
     )
 
 
-def check_models(args: argparse.Namespace, *names: str) -> None:
+def check_models(args: argparse.Namespace, *names: str, side: str | None = None) -> None:
     """Before anything is written: every model of a local engine (hf, vllm) resolves to a checkpoint folder
-    (config.json and safetensors weights, or a GGUF file, converted now into the cache, so that the run's
-    config.json can say so). Endpoint models are checked by their engine when it starts."""
+    whose files are whole (config.json and safetensors weights, or a GGUF file, converted now into the cache, so
+    that the run's config.json can say so) and that needs no code of its own unless --trust-remote-code; an
+    endpoint answers and serves every model (`side` picks --base-endpoint / --sft-endpoint)."""
     if args.engine == "openai":
+        from sftdebug.engines.openai import OpenAIEngine
+
+        opts = engine_options(args, side)
+        for name in names:  # the constructor asks /v1/models; a short timeout: this is a check, not a request
+            OpenAIEngine(name, endpoint=opts["endpoint"], api_key=opts["api_key"], timeout=min(opts["timeout"], 30))
         return
-    from sftdebug.engines.source import resolve_model
+    from sftdebug.engines.source import check_remote_code, resolve_model
 
     for name in names:
-        resolve_model(name)
+        check_remote_code(resolve_model(name), name, args.trust_remote_code)
 
 
 def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:
@@ -138,41 +163,64 @@ def quiet_libraries() -> None:
     hf_logging.set_verbosity_error()
 
 
-def parse_fail_above(specs: list[str]) -> dict[str, float]:
+# What a gated metric is, which says what its limit may be: a share lies in [0, 1], a count is >= 0, a change
+# (latency's relative regression) is any finite number (negative: demand a speed-up).
+GateKind = Literal["share", "count", "change"]
+
+
+def parse_fail_above(specs: list[str], metrics: Mapping[str, GateKind]) -> dict[str, float]:
+    """`--fail-above` specs as {metric: limit}, checked against the command's gated `metrics` (name -> kind)
+    before anything runs: an unknown metric or a limit no value can cross is a one-line UsageError."""
     gates = {}
     for spec in specs:
         name, sep, value = spec.partition("=")
+        name = name.strip()
         try:
-            gates[name.strip()] = float(value)
+            limit = float(value)
         except ValueError:
             sep = ""
-        if not sep or not name.strip():
+        if not sep or not name or not math.isfinite(limit):
             raise UsageError(f"--fail-above {spec!r}: expected METRIC=NUMBER, e.g. narrow_hallucination_rate=0.1")
+        if name not in metrics:
+            raise UsageError(f"--fail-above: {name!r} is not a gated metric here (have: {', '.join(metrics)})")
+        if metrics[name] == "share" and not 0 <= limit <= 1:
+            raise UsageError(f"--fail-above {spec!r}: {name} is a share; give a limit between 0 and 1")
+        if metrics[name] == "count" and limit < 0:
+            raise UsageError(f"--fail-above {spec!r}: {name} is a count; give a limit >= 0")
+        gates[name] = limit
     return gates
 
 
 def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None, what: str = "requests") -> int:
-    """3 when a `--fail-above` gate fails, else 1 when requests failed (retry with --resume), else 0."""
+    """3 when a `--fail-above` gate fails, else 1 when items still failed after the run's own retry rounds
+    (rerun with --resume), else 0. Items that needed retries and then succeeded are noted, not failed."""
     from sftdebug.report import terminal as console
 
     code = check_gates(gates or {}, summary)
+    if summary.get("n_retried"):
+        console.note(f"{summary['n_retried']} {what} needed retries (engine errors) before they succeeded")
     if summary.get("n_failed"):
-        console.error(f"{summary['n_failed']} {what} failed and are not in the results: rerun with --resume")
+        console.error(
+            f"{summary['n_failed']} {what} still failed after the retry rounds and are not in the results: "
+            "rerun with --resume"
+        )
         code = code or 1
     return code
 
 
 def check_gates(gates: dict[str, float], summary: dict[str, Any]) -> int:
-    """Exit code 3 when a gated metric exceeds its limit (for CI), else 0."""
+    """Exit code 3 when a gated metric exceeds its limit (for CI), else 0. Names were checked before the run
+    (`parse_fail_above`); a metric the run could not compute (None: e.g. no fact the base knew) fails its gate,
+    since a CI gate that cannot be evaluated must not pass."""
     from sftdebug.report import terminal as console
 
     failed = 0
     for name, limit in gates.items():
         value = summary.get(name)
         if not isinstance(value, int | float) or isinstance(value, bool):
-            numeric = sorted(k for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool))
-            raise UsageError(f"--fail-above: {name!r} is not a numeric summary metric (have: {', '.join(numeric)})")
-        if value > limit:
+            console.error(f"gate failed: {name} has no value in this run")
+            failed = 3
+        elif value > limit:
             console.error(f"gate failed: {name} = {value:.4f} > {limit}")
             failed = 3
     return failed

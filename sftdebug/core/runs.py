@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.io import BadLine, json_lines, write_json_atomic
+from sftdebug.core.loop import RetryPolicy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +44,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
 CONFIG, RECORDS, SUMMARY = "config.json", "records.jsonl", "summary.json"
 # Argument names never written to disk: keys come from flags or the environment and stay there.
 SECRET_ARGS = frozenset({"api_key", "token", "hf_token", "password"})
+SECRET_FLAGS = tuple("--" + name.replace("_", "-") for name in sorted(SECRET_ARGS))
 
 
 def versions() -> dict[str, str]:
@@ -54,46 +57,78 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _secret_flag(arg: str) -> bool:
+    """A flag that carries a secret, spelt in full or abbreviated (argparse refuses abbreviations here, but a
+    command line is redacted as if it did not: nothing secret may reach a file whatever the parser accepts)."""
+    name = arg.split("=", 1)[0]
+    return len(name) > 3 and any(f.startswith(name) for f in SECRET_FLAGS)
+
+
+def redact_url(text: str) -> str:
+    """A URL with its credentials (user:password@) and secret-looking query values replaced by ***."""
+    text = re.sub(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]*@", r"\1***@", text)
+    return re.sub(r"(?i)([?&][^=&#\s]*(?:key|token|secret|password|auth|sig)[^=&#\s]*=)[^&#\s]*", r"\1***", text)
+
+
 def redact_argv(argv: list[str]) -> list[str]:
-    """The command line with secret flag values replaced by ***."""
-    flags = {"--" + name.replace("_", "-") for name in SECRET_ARGS}
+    """The command line with secret flag values (`--api-key K`, `--api-key=K`, abbreviated too) replaced by ***
+    and credentials in URLs removed."""
     out, hide = [], False
     for arg in argv:
-        name = arg.split("=", 1)[0]
         if hide:
             out.append("***")
-        elif name in flags and "=" in arg:
-            out.append(f"{name}=***")
+        elif _secret_flag(arg) and "=" in arg:
+            out.append(f"{arg.split('=', 1)[0]}=***")
         else:
-            out.append(arg)
-        hide = not hide and arg in flags
+            out.append(redact_url(arg))
+        hide = not hide and _secret_flag(arg) and "=" not in arg
     return out
+
+
+def redact_text(text: str, argv: list[str]) -> str:
+    """`text` (e.g. an argparse error quoting the command line) without any secret value given in `argv`."""
+    for before, after in zip(argv, redact_argv(argv), strict=True):
+        if before != after:
+            text = text.replace(before, after)
+    return redact_url(text)
 
 
 class Journal:
     """An append-only JSONL file of keyed records that survives kills: each append is flushed and synced,
     reopening cuts a torn last line, and `done` holds the last successful record per key."""
 
-    def __init__(self, path: Path, schema_version: int = 1) -> None:
+    def __init__(self, path: Path, schema_version: int = 1, retry: RetryPolicy | None = None) -> None:
         self.path = path
         self.schema_version = schema_version
-        self.done = _read_done(path, schema_version, repair=True)
+        self.retry = retry or RetryPolicy()
+        self._failed: set[str] = set()  # keys recorded failed at least once (in this run or an earlier one)
+        self.done = _read_done(path, schema_version, repair=True, failed=self._failed)
         self._fh = path.open("a", encoding="utf-8")
 
     def is_done(self, key: str) -> bool:
         return key in self.done
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
-        """Append finished records and push them to disk before returning."""
+        """Append finished records and push them to disk before returning: one write of whole lines, so a
+        kill leaves at most one torn last line (cut on reopen)."""
+        lines, done = [], {}
         for rec in records:
             if "key" not in rec:
                 raise ValueError("every record needs a 'key'")
             line = {"schema_version": self.schema_version, **rec}
-            self._fh.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
+            lines.append(json.dumps(line, ensure_ascii=False, default=str) + "\n")
             if rec.get("status") != "failed":
-                self.done[str(rec["key"])] = line
+                done[str(rec["key"])] = line
+            else:
+                self._failed.add(str(rec["key"]))
+        self._fh.write("".join(lines))
         self._fh.flush()
         os.fsync(self._fh.fileno())
+        self.done.update(done)
+
+    def retried(self) -> set[str]:
+        """Keys that failed at least once and then succeeded (by a retry round or a --resume)."""
+        return {k for k in self._failed if k in self.done}
 
     def records(self) -> list[dict[str, Any]]:
         """Every successful record so far, one per key (earlier runs included)."""
@@ -109,19 +144,21 @@ class RunFolder:
     `append`/`is_done`/`records` act on records.jsonl; `journal(name)` opens another resumable file in the
     folder (e.g. one per model of a two-model run, so only one model need be in memory at a time)."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, kind: str, retry: RetryPolicy | None = None) -> None:
         self.path = path
         self.kind = kind
         self.schema_version = schema_version(kind)
-        self._records = Journal(path / RECORDS, self.schema_version)
+        self.retry = retry or RetryPolicy()
+        self._records = Journal(path / RECORDS, self.schema_version, self.retry)
         self._journals: list[Journal] = [self._records]
         self.done = self._records.done
         self.append = self._records.append
         self.is_done = self._records.is_done
         self.records = self._records.records
+        self.retried = self._records.retried
 
     def journal(self, name: str) -> Journal:
-        j = Journal(self.path / f"{name}.jsonl", self.schema_version)
+        j = Journal(self.path / f"{name}.jsonl", self.schema_version, self.retry)
         self._journals.append(j)
         return j
 
@@ -135,20 +172,27 @@ class RunFolder:
         resume: bool = False,
         overwrite: bool = False,
         identity: Iterable[str] = (),
+        retry: RetryPolicy | None = None,
     ) -> RunFolder:
         """Create (or with `resume`, reopen) a run folder. `identity` names the arguments that must match
-        for a resume to be meaningful (e.g. the models)."""
+        for a resume to be meaningful (e.g. the models); `retry` is how often its loops retry failed items."""
         path = Path(path)
-        clean_args = {k: v for k, v in args.items() if k not in SECRET_ARGS}
+        clean_args = {k: redact_url(v) if isinstance(v, str) else v for k, v in args.items() if k not in SECRET_ARGS}
         cls.precheck(path, resume, overwrite)
         try:
-            return cls._open(path, kind, clean_args, resume, identity)
+            return cls._open(path, kind, clean_args, resume, identity, retry)
         except OSError as exc:  # --out is a file, read-only, on a full disk...
             raise UsageError(f"--out {path}: cannot write a run folder there ({exc.strerror or exc})") from None
 
     @classmethod
     def _open(
-        cls, path: Path, kind: str, clean_args: dict[str, Any], resume: bool, identity: Iterable[str]
+        cls,
+        path: Path,
+        kind: str,
+        clean_args: dict[str, Any],
+        resume: bool,
+        identity: Iterable[str],
+        retry: RetryPolicy | None,
     ) -> RunFolder:
         if (path / CONFIG).exists() and not resume:
             # Only a folder that sftdebug made (it has config.json) is cleared: never a user's own files.
@@ -169,7 +213,7 @@ class RunFolder:
                 "schema_version": schema_version(kind),
             }
             write_json_atomic(path / CONFIG, config)
-        return cls(path, kind)
+        return cls(path, kind, retry)
 
     @staticmethod
     def precheck(path: str | Path, resume: bool, overwrite: bool) -> None:
@@ -190,7 +234,7 @@ class RunFolder:
             raise UsageError(f"{path} holds a {config.get('kind')!r} run, not {kind!r}: cannot resume it")
         for name in identity:
             before = config.get("args", {}).get(name)
-            if before != args.get(name):
+            if before != as_json(args.get(name)):  # as config.json holds it: a tuple was saved as a list
                 raise UsageError(
                     f"{path}: --{name.replace('_', '-')} was {before!r} in the run being resumed, now "
                     f"{args.get(name)!r}; use the same value or another --out"
@@ -208,6 +252,12 @@ class RunFolder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def as_json(value: Any) -> Any:
+    """`value` as it reads back from config.json (tuples become lists, paths strings), so that a resumed run
+    compares like with like."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def _model_sources() -> dict[str, Any]:
@@ -235,9 +285,11 @@ def read_config(folder: str | Path) -> dict[str, Any]:
     return config
 
 
-def _read_done(records_path: Path, known_version: int, repair: bool = False) -> dict[str, dict[str, Any]]:
+def _read_done(
+    records_path: Path, known_version: int, repair: bool = False, failed: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Records by key (last successful one wins). A torn last line (a kill mid-write) is ignored, and with
-    `repair` cut off so that appends start on a clean line."""
+    `repair` cut off so that appends start on a clean line. Keys of failed records are added to `failed`."""
     if not records_path.exists():
         return {}
     raw = records_path.read_bytes()
@@ -258,6 +310,8 @@ def _read_done(records_path: Path, known_version: int, repair: bool = False) -> 
             )
         if rec.get("status") != "failed":
             done[str(rec["key"])] = rec
+        elif failed is not None:
+            failed.add(str(rec["key"]))
     return done
 
 

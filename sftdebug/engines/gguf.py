@@ -29,6 +29,7 @@ from sftdebug.core.errors import UsageError
 from sftdebug.core.io import write_json_atomic
 
 INFO = "gguf.json"
+MAGIC = b"GGUF"
 # End-of-generation ids a GGUF keeps only one of (google/gemma-3-* generation_config: <eos>, <end_of_turn>).
 EXTRA_EOS: dict[str, list[int]] = {"gemma3_text": [1, 106], "gemma3": [1, 106]}
 _CONVERTED: dict[str, dict[str, Any]] = {}  # model name given -> conversion facts, for run configs
@@ -58,8 +59,18 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_magic(path: Path) -> None:
+    """A file named .gguf that is not one (a text file, an HTML error page saved by a download) is one line, not
+    a bug, and is found before any conversion folder is made."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head != MAGIC:
+        raise UsageError(f"{path}: not a GGUF file (it starts with {head!r}, not {MAGIC!r})")
+
+
 def cached_folder(path: Path, name: str | None = None) -> Path:
     """The converted folder of a GGUF file, converting it into the cache the first time."""
+    check_magic(path)
     digest = file_sha256(path)
     out = cache_root() / digest[:16]
     if not (out / INFO).is_file():
@@ -77,7 +88,10 @@ def conversions() -> dict[str, dict[str, Any]]:
 def _metadata(path: Path) -> dict[str, Any]:
     from gguf import GGUFReader
 
-    reader = GGUFReader(str(path))
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as exc:  # an untrusted file: whatever the parser trips on, the file is at fault
+        raise UsageError(f"{path}: not a readable GGUF file ({type(exc).__name__}: {str(exc)[:120]})") from None
 
     def field(key: str) -> Any:
         f = reader.fields.get(key)
@@ -98,11 +112,23 @@ def convert(path: Path, out: Path, digest: str | None = None) -> dict[str, Any]:
             f"converting a GGUF checkpoint needs the packages gguf and accelerate ({exc.name} is missing): "
             "pip install gguf accelerate"
         ) from None
-    t0 = time.perf_counter()
+    check_magic(path)
+    meta = _metadata(path)  # a file the parser refuses leaves no folder behind
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    meta = _metadata(path)
+    try:
+        info = _convert_into(path, tmp, meta, digest)
+    except BaseException:  # a failure (or ^C) mid-way leaves nothing half-made in the cache
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return info
+
+
+def _convert_into(path: Path, tmp: Path, meta: dict[str, Any], digest: str | None) -> dict[str, Any]:
+    t0 = time.perf_counter()
     tokenizer = _convert_tokenizer(path, tmp, bool(meta["add_bos_token"]))
     model_type = _convert_weights(path, tmp)
     _check(tmp, bool(meta["add_bos_token"]), tokenizer.chat_template)
@@ -115,8 +141,6 @@ def convert(path: Path, out: Path, digest: str | None = None) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t0, 1),
     }
     write_json_atomic(tmp / INFO, info)
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
     return info
 
 

@@ -58,8 +58,21 @@ def check_endpoint(endpoint: str | None) -> str:
     """The endpoint URL, or a one-line UsageError (checked before any run folder is written)."""
     if not endpoint:
         raise UsageError("--engine openai needs --endpoint URL (e.g. http://127.0.0.1:8000)")
-    if not endpoint.startswith(("http://", "https://")) or not urllib.parse.urlparse(endpoint).hostname:
-        raise UsageError(f"--endpoint {endpoint!r}: expected an http:// or https:// URL with a host")
+    from sftdebug.core.runs import redact_url
+
+    shown = redact_url(endpoint)  # error lines are printed and logged: never with a credential in them
+    try:
+        url = urllib.parse.urlparse(endpoint)
+        url.port  # noqa: B018  (a port that is not a number raises here, not at the first request)
+    except ValueError:
+        raise UsageError(f"--endpoint {shown!r}: not a valid URL") from None
+    if not endpoint.startswith(("http://", "https://")) or not url.hostname:
+        raise UsageError(f"--endpoint {shown!r}: expected an http:// or https:// URL with a host")
+    if url.username is not None or url.password is not None or url.query:
+        raise UsageError(
+            f"--endpoint {shown!r}: credentials or a query in the URL are not supported (they would be written "
+            "to the run folder): pass the key with --api-key or $OPENAI_API_KEY"
+        )
     return endpoint
 
 

@@ -7,6 +7,7 @@ code runs only behind an explicit `trust_remote_code=True` (the CLI's `--trust-r
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -30,8 +31,9 @@ def _local_or_hub(name: str, what: str) -> Path:
 
 
 def _from_gguf(path: Path, name: str) -> Path:
-    from sftdebug.engines.gguf import cache_root, cached_folder
+    from sftdebug.engines.gguf import cache_root, cached_folder, check_magic
 
+    check_magic(path)  # before the note: a file that is no GGUF is one line, nothing said about converting
     log.info("%s: a GGUF checkpoint; converting it once (dequantised to float32) into %s", name, cache_root())
     return cached_folder(path, name)
 
@@ -61,7 +63,49 @@ def check_folder(folder: Path, name: str) -> Path:
                 "(convert with `model.save_pretrained(dir, safe_serialization=True)`)"
             )
         raise UsageError(f"model folder {name!r} has no *.safetensors weights")
+    for weights in sorted(folder.glob("*.safetensors")):
+        check_safetensors(weights, name)
     return folder
+
+
+def check_safetensors(path: Path, name: str) -> None:
+    """The file is whole: its header parses and every tensor it lists lies inside the file. A truncated download
+    is found here, before any run folder exists, instead of when the model loads after other work."""
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if size < 8 or n > size - 8:
+                raise ValueError(f"header of {n} bytes in a file of {size}")
+            header = json.loads(fh.read(n))
+        ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise UsageError(f"model {name!r} cannot be loaded: {path.name} is not a safetensors file ({exc})") from None
+    if 8 + n + max(ends, default=0) > size:
+        raise UsageError(
+            f"model {name!r} cannot be loaded: {path.name} is truncated ({size} bytes, its header lists "
+            f"{8 + n + max(ends)}); download it again"
+        )
+
+
+def check_remote_code(folder: Path, name: str, trust_remote_code: bool) -> None:
+    """A checkpoint whose config maps its classes to its own code (`auto_map`) for a model type transformers does
+    not know cannot load without running that code: said before anything runs, unless --trust-remote-code."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"model {name!r}: config.json is not valid JSON ({exc})") from None
+    if not isinstance(config, dict):
+        raise UsageError(f"model {name!r}: config.json is not a JSON object")
+    if trust_remote_code or not config.get("auto_map"):
+        return
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if config.get("model_type") not in CONFIG_MAPPING_NAMES:
+        raise UsageError(
+            f"model {name!r} runs its own code to load (config.json auto_map, model_type "
+            f"{config.get('model_type')!r}): pass --trust-remote-code if you trust it"
+        )
 
 
 def _from_hub(repo_id: str) -> Path:

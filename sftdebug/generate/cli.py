@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_run_args, retry_policy
 
 
 def register(sub: Any) -> None:
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from contextlib import closing
 
-    from sftdebug.core.cliargs import default_out, engine_options, exit_code, quiet_libraries
+    from sftdebug.core.cliargs import check_models, default_out, engine_options, exit_code, quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import SamplingParams, load_engine
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or default_out("generate")
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    check_models(args, args.model)
     with closing(load_engine(args.engine, args.model, **engine_options(args))) as engine:
         for it in items:  # pre-flight: a template or prompt error stops the run before anything is written
             engine.render(it.prompt)
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=["model", "prompts", "prompt", "max_new_tokens", "temperature", "n", "seed"],
+            retry=retry_policy(args),
         )
         with run_folder, console.progress_bars() as bar:
             summary = run_generate(engine, items, params, run_folder, progress=bar)

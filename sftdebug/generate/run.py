@@ -38,6 +38,7 @@ def run_generate(
     run_resumable(items, keys, work, run, chunk, progress, "generate")
     summary = summarize(run.records())
     summary["n_failed"] = sum(1 for it in items for k in keys(it) if not run.is_done(k))
+    summary["n_retried"] = len(run.retried())  # samples that failed at first and were retried to success
     run.write_summary(summary)
     return summary
 

@@ -6,10 +6,20 @@ import argparse
 from functools import partial
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, retry_policy
 
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit",
             "base_prompt", "shots"]  # fmt: skip
+# what --fail-above may gate (top-level in a run's and a trend's summary.json), and what kind of number each is
+GATES: dict[str, GateKind] = {
+    "narrow_hallucination_rate": "share",
+    "format_loss_rate": "share",
+    "knowledge_loss_rate": "share",
+    "sft_accuracy": "share",
+    "sft_eos_rate": "share",
+    "n_failed": "count",
+    "n_retried": "count",
+}
 
 
 def register(sub: Any) -> None:
@@ -95,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
-    gates = parse_fail_above(args.fail_above)
+    gates = parse_fail_above(args.fail_above, GATES)
     if args.samples < 0 or args.max_new_tokens < 1 or args.temperature <= 0:
         raise UsageError("--samples must be >= 0, --max-new-tokens >= 1 and --temperature > 0")
     if args.shots < 1:
@@ -119,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     # Everything that can be checked is checked before the run folder exists (nothing half-written).
     base_options, sft_options = engine_options(args, "base"), engine_options(args, "sft")
-    check_models(args, args.base, *sfts)
+    check_models(args, args.base, side="base")
+    check_models(args, *sfts, side="sft")
     for sft in sfts:
         _check_sft_template(args, sft)
     if len(sfts) > 1:
@@ -134,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=IDENTITY,
+            retry=retry_policy(args),
         ) as run_folder,
         console.progress_bars() as bar,
     ):
@@ -187,11 +199,18 @@ def _run_trend(
             resume=args.resume,
             overwrite=not args.resume,
             identity=IDENTITY,
+            retry=retry_policy(args),
         )
 
     with (
         RunFolder.open(
-            out, "hallucination_trend", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY
+            out,
+            "hallucination_trend",
+            config,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            identity=IDENTITY,
+            retry=retry_policy(args),
         ) as top,
         console.progress_bars() as bar,
     ):

@@ -275,11 +275,14 @@ def run_hallucination(
     summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
     summary["base_elicitation"] = {k: how[k] for k in ("requested", "mode", "shots", "screen")}
     summary["n_failed"] = len(probes) - len(complete)
+    retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
+    summary["n_retried"] = sum(p.id in retried for p in complete)  # complete only after a retry
     if scoring.skipped:
         summary["warnings"].append(scoring.skipped)
     if summary["n_failed"]:
         summary["warnings"].append(
-            f"{summary['n_failed']} probes failed (engine errors after retries): rerun with --resume to retry them"
+            f"{summary['n_failed']} probes still failed after the retry rounds (engine errors): rerun with --resume "
+            "to retry them"
         )
     run.write_summary(summary)
     return summary

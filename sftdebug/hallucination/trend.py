@@ -150,7 +150,9 @@ def summarize_trend(
         "narrow_hallucination_rate": last.get("narrow_hallucination_rate"),
         "sft_accuracy": last.get("sft_accuracy"),
         "sft_eos_rate": last.get("sft_eos_rate"),
+        **{f"{k}_rate": last.get(f"{k}_rate") for k in LOSS_KINDS},
         "n_failed": sum(r["n_failed"] or 0 for r in table),
+        "n_retried": sum(s.get("n_retried", 0) for s in summaries),
         "suggested_checkpoint": (
             {"name": best["name"], "path": best["path"], "step": best["step"], "why": (
                 f"lowest narrow-hallucination rate ({best['narrow_hallucination_rate']:.1%}) among the "

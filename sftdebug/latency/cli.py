@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, retry_policy
+
+# what --fail-above may gate (top-level in summary.json); `regression` needs --baseline
+GATES: dict[str, GateKind] = {"regression": "change", "n_failed": "count", "n_retried": "count"}
+IDENTITY = ["model", "engine", "prompt_lens", "output_lens", "repeats"]
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -57,7 +61,14 @@ def hardware_facts(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, engine_options, exit_code, parse_fail_above, quiet_libraries
+    from sftdebug.core.cliargs import (
+        check_models,
+        default_out,
+        engine_options,
+        exit_code,
+        parse_fail_above,
+        quiet_libraries,
+    )
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import load_engine
@@ -68,7 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats < 1 or args.warmup < 0 or args.cot < 0:
         raise UsageError("--repeats must be >= 1, --warmup >= 0 and --cot >= 0")
-    gates = parse_fail_above(args.fail_above)
+    gates = parse_fail_above(args.fail_above, GATES)
+    if "regression" in gates and not args.baseline:
+        raise UsageError("--fail-above regression=… compares with an earlier run: give --baseline RUN")
     baseline = _baseline_fit(args.baseline) if args.baseline else None
     cfg = SweepConfig(
         prompt_lens=args.prompt_lens,
@@ -82,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
     options = engine_options(args)
+    check_models(args, args.model)
     if args.engine == "hf":
         options["batch_size"] = 1  # one request at a time: batching would blur per-request timing
     if args.engine == "vllm":
@@ -131,7 +145,8 @@ def _measure(
             vars(args),
             resume=args.resume,
             overwrite=args.overwrite,
-            identity=["model", "engine", "prompt_lens", "output_lens", "repeats"],
+            identity=IDENTITY,
+            retry=retry_policy(args),
         ) as folder,
         console.progress_bars() as bar,
     ):
@@ -147,6 +162,7 @@ def _measure(
             seed=args.seed,
             concurrency=cfg.concurrency,
         )
+        summary["n_retried"] = len(folder.retried())
         if baseline is not None:
             from sftdebug.latency.baseline import compare
 

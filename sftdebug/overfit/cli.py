@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_run_args, retry_policy
 
 
 def _csv(kind: type) -> Any:
@@ -120,7 +120,7 @@ def _reports(run_dir: Path) -> Path:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, quiet_libraries
+    from sftdebug.core.cliargs import check_models, default_out, engine_options, quiet_libraries
     from sftdebug.core.runs import RunFolder
     from sftdebug.overfit.evaluate import evaluate
     from sftdebug.overfit.factset import load_dir
@@ -132,6 +132,8 @@ def run_eval(args: argparse.Namespace) -> int:
     out = args.out or default_out("overfit")
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    engine_options(args)  # its flags are checked now, not when the first model loads inside the run
+    check_models(args, args.model, *([args.base] if args.base else []))
     with (
         RunFolder.open(
             out,
@@ -140,6 +142,7 @@ def run_eval(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=["model", "facts", "base"],
+            retry=retry_policy(args),
         ) as run,
         console.progress_bars() as bar,
     ):
@@ -150,9 +153,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, quiet_libraries
+    from sftdebug.core.cliargs import default_out, engine_options, quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
+    from sftdebug.engines.source import check_remote_code, resolve_model
     from sftdebug.overfit.factset import make_dir
     from sftdebug.overfit.report import print_sweep
     from sftdebug.overfit.sweep import lab_defaults, read_conversations, sweep
@@ -169,6 +173,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out or default_out("overfit"))
     RunFolder.precheck(out, args.resume, args.overwrite)
     quiet_libraries()
+    check_remote_code(resolve_model(args.base), args.base, args.trust_remote_code)  # trained here, whatever the engine
+    engine_options(args)  # the evaluation engine's flags, checked before the run folder exists
     with (
         RunFolder.open(
             out,
@@ -177,6 +183,7 @@ def run_sweep(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             identity=["base", "sft_data", "facts", "n_facts", "seed"],
+            retry=retry_policy(args),
         ) as top,
         console.progress_bars() as bar,
     ):

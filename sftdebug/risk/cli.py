@@ -7,11 +7,21 @@ import argparse
 import os
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, retry_policy
 
 IDENTITY = ["base", "data", "format", "probes", "shots", "exemplar_sets", "samples", "temperature", "seed",
             "max_answer_words", "limit"]  # fmt: skip
 DROPPABLE = ("conflicts", "unknown", "weakly_known")
+# what --fail-above may gate (top-level in summary.json), and what kind of number each is
+GATES: dict[str, GateKind] = {
+    "conflicts_share": "share",
+    "unknown_share": "share",
+    "risky_share": "share",
+    "known_share": "share",
+    "n_failed": "count",
+    "n_retried": "count",
+    "n_bad_rows": "count",
+}
 
 
 def register(sub: Any) -> None:
@@ -65,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.risk.summary import summarize
     from sftdebug.risk.write import rewrite
 
-    gates = parse_fail_above(args.fail_above)
+    gates = parse_fail_above(args.fail_above, GATES)
     for flag, value, low in (("--shots", args.shots, 1), ("--exemplar-sets", args.exemplar_sets, 1),
                              ("--samples", args.samples, 0), ("--max-answer-words", args.max_answer_words, 1),
                              ("--limit", args.limit if args.limit is not None else 1, 1)):  # fmt: skip
@@ -96,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     options = engine_options(args)
     check_models(args, args.base)
     config = {**vars(args), "probes": probe_files, "format": data.format}
-    with RunFolder.open(out, "risk", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY) as run:
+    with RunFolder.open(
+        out, "risk", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY, retry=retry_policy(args)
+    ) as run:
         engine = load_engine(args.engine, args.base, **options)
         try:
             with console.progress_bars() as bar:
@@ -106,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         records = read_records(run.path)
         summary = summarize(records, curve)
         summary["n_bad_rows"] = len(data.bad)
+        summary["n_retried"] = len(run.retried())
         summary["n_probes_matched"] = sum(1 for r in records for t in r["turns"] if t.get("probe_id"))
         summary["warnings"] = meta["warnings"]
         if "exemplars" in meta:

@@ -69,6 +69,7 @@ def test_different_probe_sets_are_refused() -> None:
 def _run(folder: Path, records: list[dict[str, Any]], kind: str = "hallucination") -> str:
     with RunFolder.open(folder, kind, {"sft": folder.name}) as run:
         run.append(records)
+        run.write_summary({"n_probes": len(records)})
     return str(folder)
 
 
@@ -89,5 +90,28 @@ def test_command_refuses_in_one_line(tmp_path: Path) -> None:
     one_line_error(sftdebug("compare", a, b), "different facts")
     gen = _run(tmp_path / "gen", [{"key": "1"}], kind="generate")
     one_line_error(sftdebug("compare", a, gen), "not a hallucination run")
-    one_line_error(sftdebug("compare", a, a, "--fail-above", "narrow=1"), "not a comparison metric")
+    one_line_error(sftdebug("compare", a, a, "--fail-above", "narrow=1"), "not a gated metric")
+    assert not (Path(b) / "compare.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("summary", "needle"),
+    [("[1, 2]\n", "expected a JSON object"), ('{"n_probes": ', "not valid JSON"), (None, "did not finish")],
+    ids=["list", "torn", "missing"],
+)
+def test_a_run_without_a_readable_summary_is_refused(tmp_path: Path, summary: str | None, needle: str) -> None:
+    """A summary.json that is a list, torn, or missing (an unfinished run) is not compared (rc 0 before)."""
+    a, b = _run(tmp_path / "a", A), _run(tmp_path / "b", B)
+    if summary is None:
+        (Path(b) / "summary.json").unlink()
+    else:
+        (Path(b) / "summary.json").write_text(summary)
+    one_line_error(sftdebug("compare", a, b), needle)
+    assert not (Path(b) / "compare.html").exists() and not (Path(b) / "compare.json").exists()
+
+
+@pytest.mark.parametrize("spec", ["broken=-1", "fixed=nan", "broken=inf", "broken"])
+def test_a_gate_no_count_can_cross_is_refused(tmp_path: Path, spec: str) -> None:
+    a, b = _run(tmp_path / "a", A), _run(tmp_path / "b", B)
+    one_line_error(sftdebug("compare", a, b, "--fail-above", spec), "--fail-above")
     assert not (Path(b) / "compare.html").exists()

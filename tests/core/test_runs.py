@@ -71,6 +71,13 @@ def test_bad_records_line_is_named(tmp_path: Path) -> None:
         (["--api-key", "sk-1", "--model", "m"], ["--api-key", "***", "--model", "m"]),
         (["--api-key=sk-1", "--x"], ["--api-key=***", "--x"]),
         (["--model", "--api-key"], ["--model", "--api-key"]),
+        (["--api", "sk-1", "--model", "m"], ["--api", "***", "--model", "m"]),  # abbreviations, were they accepted
+        (["--api=sk-1"], ["--api=***"]),
+        (["--api-k", "sk-1"], ["--api-k", "***"]),
+        (["--hf-token=hf_1", "--password", "pw"], ["--hf-token=***", "--password", "***"]),
+        (["--endpoint", "http://u:sk-1@h:8000/v1"], ["--endpoint", "http://***@h:8000/v1"]),
+        (["--sft-endpoint=https://h/v1?api_key=sk-1&x=2"], ["--sft-endpoint=https://h/v1?api_key=***&x=2"]),
+        (["--top-p", "0.5", "--model", "a/b"], ["--top-p", "0.5", "--model", "a/b"]),
     ],
 )
 def test_secret_flags_are_redacted_from_the_command(argv: list[str], expected: list[str]) -> None:

@@ -11,6 +11,7 @@ from helpers import sftdebug
 from stub_openai import StubServer
 
 from sftdebug.core.errors import EngineError, UsageError
+from sftdebug.core.loop import NO_RETRY, RetryPolicy
 from sftdebug.core.runs import RunFolder
 from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest
 from sftdebug.engines.openai import OpenAIEngine, ScoringUnsupported
@@ -84,7 +85,7 @@ def test_failure_after_retries_is_recorded_and_resumed(stub: StubServer, tmp_pat
     e = _engine(stub, retries=2, concurrency=1)
     items = [PromptItem(str(i), f"prompt {i}") for i in range(4)]
     stub.faults.extend(["500"] * 3)  # the first prompt exhausts its 3 attempts
-    with RunFolder.open(tmp_path, "generate", {"model": "stub"}) as run:
+    with RunFolder.open(tmp_path, "generate", {"model": "stub"}, retry=NO_RETRY) as run:
         summary = run_generate(e, items, SamplingParams(max_new_tokens=4), run)
     assert summary["n_failed"] == 1 and summary["n_prompts"] == 3
     lines = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
@@ -94,6 +95,38 @@ def test_failure_after_retries_is_recorded_and_resumed(stub: StubServer, tmp_pat
         summary = run_generate(e, items, SamplingParams(max_new_tokens=4), run)
     assert summary["n_failed"] == 0 and summary["n_prompts"] == 4
     assert len(stub.requests) == 3 + 3 + 1, "only the failed prompt is sent again"
+
+
+def test_the_run_retries_its_failed_items_itself(stub: StubServer, tmp_path: Path) -> None:
+    """A prompt that fails all its attempts is worked on again in a retry round, after a pause, without --resume;
+    the summary says it needed retries."""
+    import time
+
+    e = _engine(stub, retries=2, concurrency=1)
+    items = [PromptItem(str(i), f"prompt {i}") for i in range(4)]
+    stub.faults.extend(["500"] * 3)  # the first prompt exhausts its 3 attempts in the first pass
+    t0 = time.perf_counter()
+    with RunFolder.open(tmp_path, "generate", {}, retry=RetryPolicy(rounds=2, backoff_s=0.2)) as run:
+        summary = run_generate(e, items, SamplingParams(max_new_tokens=4), run)
+    assert summary["n_failed"] == 0 and summary["n_prompts"] == 4 and summary["n_retried"] == 1
+    assert len(stub.requests) == 3 + 3 + 1, "only the failed prompt is sent again, once: it then succeeded"
+    assert time.perf_counter() - t0 >= 0.2, "the round paused first"
+
+
+@pytest.mark.slow
+def test_a_heavy_fault_mix_finishes_without_resume(tmp_path: Path) -> None:
+    """The issue's mix (20% 500, 10% 429, 10% drops, 5% hangs past --timeout): 60 prompts finish in one run at
+    default settings, and the summary counts the prompts that needed retries."""
+    mix = {"500": 0.2, "429": 0.1, "drop": 0.1, "hang": 0.05}
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps({"id": i, "prompt": f"question {i}"}) + "\n" for i in range(60)))
+    with StubServer(model="stub", fault_mix=mix, seed=3) as stub:
+        proc = sftdebug("generate", "--engine", "openai", "--endpoint", stub.url, "--model", "stub", "--prompts",
+                        str(prompts), "--timeout", "1", "--out", str(tmp_path / "run"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["n_failed"] == 0 and summary["n_prompts"] == 60 and summary["n_retried"] > 0
+    assert "needed retries" in proc.stderr + proc.stdout
 
 
 def test_unreachable_endpoint_is_a_clear_error() -> None:
@@ -120,7 +153,10 @@ def test_scoring_unsupported_is_said(stub: StubServer) -> None:
         _engine(stub).score([ScoreRequest("The capital of Japan is", " Tokyo")])
 
 
-def test_cli_with_endpoint_keeps_the_key_out_of_the_run_folder(stub: StubServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("spelling", [["--api-key", "sk-secret-123"], ["--api-key=sk-secret-123"]])
+def test_cli_with_endpoint_keeps_the_key_out_of_the_run_folder(
+    stub: StubServer, tmp_path: Path, spelling: list[str]
+) -> None:
     stub.api_key = "sk-secret-123"
     proc = sftdebug(
         "generate",
@@ -130,8 +166,7 @@ def test_cli_with_endpoint_keeps_the_key_out_of_the_run_folder(stub: StubServer,
         stub.url,
         "--model",
         "stub",
-        "--api-key",
-        "sk-secret-123",
+        *spelling,
         "--prompt",
         "hello there",
         "--out",
@@ -140,6 +175,7 @@ def test_cli_with_endpoint_keeps_the_key_out_of_the_run_folder(stub: StubServer,
     assert proc.returncode == 0, proc.stderr
     for f in tmp_path.iterdir():
         assert "sk-secret-123" not in f.read_text(), f.name
+    assert "--api-key" in json.loads((tmp_path / "config.json").read_text())["command"]
     assert json.loads((tmp_path / "records.jsonl").read_text())["text"].endswith("tok4")
 
 
