@@ -29,10 +29,11 @@ def register(sub: Any) -> None:
     g.add_argument("--serve-template", default=None, help="a Jinja file the server renders instead of the shipped one")
     g.add_argument(
         "--serve-encoding",
-        default="text",
-        choices=["text", "chat"],
-        help="--serve-tokenizer: text = the rendered prompt encoded with the tokenizer's special tokens (default; "
-        "TGI, SGLang, hand-written servers); chat = without (vLLM's chat endpoint)",
+        default="chat",
+        choices=["chat", "text"],
+        help="--serve-tokenizer: chat = the rendered prompt encoded without adding special tokens (default; vLLM's "
+        "chat endpoint, apply_chat_template(tokenize=True)); text = with the tokenizer's own special tokens (TGI, "
+        "SGLang, hand-written servers: a template that writes BOS then gets a second one)",
     )
     g.add_argument("--api-key", default=None, help="--endpoint: API key (default $OPENAI_API_KEY); never written")
     g.add_argument("--timeout", type=float, default=60.0, help="--endpoint: seconds per request (default 60)")

@@ -79,16 +79,27 @@ def _leading(ids: Sequence[int], bos: int | None) -> int:
 
 
 def _bos_difference(train: Side, serve: Side) -> tuple[Difference | None, int, int]:
-    """How many leading BOS each side has, and the difference when they disagree."""
+    """How many leading BOS each side has, and the difference when they disagree. Counted in text as well as in
+    ids: a BOS the server spells in plain pieces (same text) is a split special token, not a missing BOS."""
     bos_t = train.bos
     bos_s = serve.bos if serve.bos is not None else bos_t
     na, nb = _leading(train.ids, bos_t), _leading(serve.ids, bos_s)
-    if na == nb:
+    if na == nb or bos_t is None:
         return None, na, nb
+    text = train.decode([bos_t])
+    if text and _leading_text(train.decode(train.ids), text) == _leading_text(serve.decode(serve.ids), text):
+        return None, 0, 0
     kind = ("bos_doubled" if na else "bos_added") if nb > na else "bos_missing"
     text_a = train.decode(list(train.ids[:na]))
     text_b = serve.decode(list(serve.ids[:nb]))
     return Difference(kind, 0, 0, text_a, text_b, na, nb), na, nb
+
+
+def _leading_text(text: str, bos: str) -> int:
+    n = 0
+    while text.startswith(bos, n * len(bos)):
+        n += 1
+    return n
 
 
 def _specials(ids: Sequence[int], side: Side) -> Counter[str]:

@@ -41,7 +41,7 @@ class ParityConfig:
     format: str = "auto"
     template: str | None = None  # a Jinja file replacing the training tokenizer's chat template
     serve_template: str | None = None  # and the serving side's (llama-server --chat-template-file)
-    serve_encoding: str = "text"
+    serve_encoding: str = "chat"
     api_key: str | None = None
     timeout: float = 60.0
     limit: int | None = None

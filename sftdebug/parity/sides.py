@@ -110,7 +110,7 @@ class TokenizerServing:
 
     tokenizer: Any
     folder: Path
-    encoding: str = "text"
+    encoding: str = "chat"
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
