@@ -35,6 +35,13 @@ def register(sub: Any) -> None:
         "chat endpoint, apply_chat_template(tokenize=True)); text = with the tokenizer's own special tokens (TGI, "
         "SGLang, hand-written servers: a template that writes BOS then gets a second one)",
     )
+    g.add_argument(
+        "--gguf-engine",
+        default="auto",
+        choices=["auto", "llama.cpp", "approximation"],
+        help="--serve-gguf: llama.cpp's own tokenizer through llama-cpp-python (auto: when installed), or the "
+        "approximation through transformers' GGUF tokenizer",
+    )
     g.add_argument("--api-key", default=None, help="--endpoint: API key (default $OPENAI_API_KEY); never written")
     g.add_argument("--timeout", type=float, default=60.0, help="--endpoint: seconds per request (default 60)")
     p.add_argument("--limit", type=int, default=None, help="compare only the first N rows")
@@ -65,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         template=args.template,
         serve_template=args.serve_template,
         serve_encoding=args.serve_encoding,
+        gguf_engine=args.gguf_engine,
         api_key=args.api_key,
         timeout=args.timeout,
         limit=args.limit,

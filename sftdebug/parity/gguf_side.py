@@ -41,8 +41,17 @@ EOG_TEXTS = frozenset(
         "_<EOT>",
         "<|end_of_text|>",
         "<end_of_utterance>",
+        # fill-in-the-middle pad and repo tokens, which llama.cpp also ends generation on
+        "<|fim_pad|>",
+        "<fim-pad>",
+        "<|fim_repo|>",
+        "<|repo_name|>",
+        "<fim-repo>",
+        "<REPOSITORY>",
+        "<reponame>",
     }
 )
+ENGINES = ("auto", "llama.cpp", "approximation")
 CONTROL, USER_DEFINED = 3, 4  # GGUF token types that are special tokens
 
 
@@ -116,7 +125,7 @@ class GGUFServing:
     special: frozenset[int] = frozenset()
 
     @classmethod
-    def open(cls, path: Path, template: str | None = None) -> GGUFServing:
+    def open(cls, path: Path, template: str | None = None, engine: str = "auto") -> GGUFServing:
         if not path.is_file():
             raise UsageError(f"--serve-gguf {path}: no such file")
         meta = read_meta(path)
@@ -128,21 +137,26 @@ class GGUFServing:
             )
         serving = cls(path, meta, chosen)
         serving.special = frozenset(i for i, t in enumerate(meta.types) if t in (CONTROL, USER_DEFINED))
-        serving._load()
+        serving._load(engine)
         return serving
 
-    def _load(self) -> None:
+    def _load(self, engine: str) -> None:
         try:
+            if engine == "approximation":
+                raise ImportError("approximation asked for")
             from llama_cpp import Llama
         except ImportError:
+            if engine == "llama.cpp":
+                raise UsageError("--gguf-engine llama.cpp needs llama-cpp-python: run `make llama`") from None
             from transformers import AutoTokenizer
 
             self.hf = AutoTokenizer.from_pretrained(self.path.parent, gguf_file=self.path.name)
             self.engine = "approximation"
             self.description = (
-                f"GGUF {self.path.name}: llama-cpp-python is not installed (make llama), so this is an approximation "
-                "of llama.cpp: the template rendered by jinja2, the vocabulary by transformers' GGUF tokenizer "
-                "conversion, <bos> added per the GGUF's add_bos_token flag, EOG tokens by llama.cpp's rule"
+                f"GGUF {self.path.name}: an approximation of llama.cpp (llama-cpp-python {'not installed: make llama' if engine == 'auto' else 'not used'}): "
+                "the template rendered by jinja2, the vocabulary by transformers' GGUF tokenizer conversion (so "
+                "llama.cpp's own pre-tokenizer is not what splits the text), <bos> added per the GGUF's "
+                "add_bos_token flag, EOG tokens by llama.cpp's rule"
             )
             self.stops = self._eog_by_rule()
             return

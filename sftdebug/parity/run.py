@@ -42,6 +42,7 @@ class ParityConfig:
     template: str | None = None  # a Jinja file replacing the training tokenizer's chat template
     serve_template: str | None = None  # and the serving side's (llama-server --chat-template-file)
     serve_encoding: str = "chat"
+    gguf_engine: str = "auto"  # llama.cpp (llama-cpp-python), approximation, or auto: llama.cpp when installed
     api_key: str | None = None
     timeout: float = 60.0
     limit: int | None = None
@@ -58,6 +59,8 @@ class ParityConfig:
             raise UsageError("--endpoint needs --model NAME (the model name the server serves)")
         if self.serve_encoding not in ENCODINGS:
             raise UsageError(f"--serve-encoding {self.serve_encoding!r}: expected one of {', '.join(ENCODINGS)}")
+        if self.gguf_engine not in ("auto", "llama.cpp", "approximation"):
+            raise UsageError(f"--gguf-engine {self.gguf_engine!r}: expected auto, llama.cpp or approximation")
         if self.limit is not None and self.limit < 1 or self.show < 0:
             raise UsageError("--limit must be >= 1 and --show >= 0")
         for flag, path in (("--template", self.template), ("--serve-template", self.serve_template)):
@@ -101,7 +104,7 @@ def open_serving(config: ParityConfig, train_tokenizer: Any) -> Serving:
     if config.serve_gguf:
         from sftdebug.parity.gguf_side import GGUFServing
 
-        return GGUFServing.open(Path(config.serve_gguf), _template(config.serve_template))
+        return GGUFServing.open(Path(config.serve_gguf), _template(config.serve_template), config.gguf_engine)
     if config.endpoint:
         import os
 
