@@ -51,6 +51,7 @@ class EndpointServing:
     def _detect(self) -> None:
         """vLLM's /tokenize with messages, else llama.cpp's /apply-template; neither is a one-line UsageError."""
         probe = [{"role": "user", "content": "hi"}]
+        why = []
         try:
             resp = self.engine.post("/tokenize", {"model": self.engine.name, "messages": probe})
             if isinstance(resp, dict) and isinstance(resp.get("tokens"), list):
@@ -60,19 +61,18 @@ class EndpointServing:
                     "generation prompt, as its chat endpoint builds prompts"
                 )
                 return
+            why.append("/tokenize answered without 'tokens'")
         except EngineError as exc:
-            if not _missing(exc):
-                raise UsageError(f"--endpoint {self.engine.base}: /tokenize failed ({exc})") from None
+            why.append(f"/tokenize: {'not found' if _missing(exc) else exc}")
         try:
             resp = self.engine.post("/apply-template", {"messages": probe})
         except EngineError as exc:
-            if not _missing(exc):
-                raise UsageError(f"--endpoint {self.engine.base}: /apply-template failed ({exc})") from None
+            why.append(f"/apply-template: {'not found' if _missing(exc) else exc}")
             resp = None
         if not (isinstance(resp, dict) and isinstance(resp.get("prompt"), str)):
             raise UsageError(
                 f"--endpoint {self.engine.base} has no /tokenize for chat messages (vLLM) nor /apply-template "
-                "(llama.cpp server): parity needs the server to show the prompt tokens it builds"
+                f"(llama.cpp server): parity needs the server to show the prompt tokens it builds ({'; '.join(why)})"[:400]
             )
         self.flavour = "llama.cpp"
         self.description = (
