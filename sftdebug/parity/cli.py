@@ -23,7 +23,9 @@ def register(sub: Any) -> None:
     p.add_argument("--format", default="auto", choices=["auto", "messages", "sharegpt", "alpaca"])
     g = p.add_argument_group("serving side (exactly one)")
     g.add_argument("--serve-tokenizer", default=None, help="a tokenizer folder as the server loads it")
-    g.add_argument("--serve-gguf", default=None, help="a GGUF file: its template and vocabulary, as llama.cpp uses them")
+    g.add_argument(
+        "--serve-gguf", default=None, help="a GGUF file: its template and vocabulary, as llama.cpp uses them"
+    )
     g.add_argument("--endpoint", default=None, help="a running server (vLLM /tokenize or llama.cpp /apply-template)")
     g.add_argument("--model", default=None, help="--endpoint: the served model name")
     g.add_argument("--serve-template", default=None, help="a Jinja file the server renders instead of the shipped one")

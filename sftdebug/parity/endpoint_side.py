@@ -72,7 +72,9 @@ class EndpointServing:
         if not (isinstance(resp, dict) and isinstance(resp.get("prompt"), str)):
             raise UsageError(
                 f"--endpoint {self.engine.base} has no /tokenize for chat messages (vLLM) nor /apply-template "
-                f"(llama.cpp server): parity needs the server to show the prompt tokens it builds ({'; '.join(why)})"[:400]
+                f"(llama.cpp server): parity needs the server to show the prompt tokens it builds ({'; '.join(why)})"[
+                    :400
+                ]
             )
         self.flavour = "llama.cpp"
         self.description = (

@@ -54,7 +54,7 @@ def _examples(summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) 
     by_key = {r["key"]: r for r in records}
     parts = []
     for kind, keys in summary.get("first_rows", {}).items():
-        views = []
+        views: list[str] = []
         for key in keys:
             for turn in by_key.get(key, {}).get("turns", []):
                 if kind not in turn["kinds"]:
@@ -103,8 +103,12 @@ def headline(summary: dict[str, Any]) -> str:
 
 
 def _plain(view: Sequence[Mapping[str, Any]]) -> str:
-    return "¦".join(("[" + visible(str(t["text"])).replace("\n", "") + "]") if t["diff"] else
-                    visible(str(t["text"])).replace("\n", "") for t in view)  # fmt: skip
+    return "¦".join(
+        ("[" + visible(str(t["text"])).replace("\n", "") + "]")
+        if t["diff"]
+        else visible(str(t["text"])).replace("\n", "")
+        for t in view
+    )
 
 
 def print_result(summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]], out: str) -> None:
@@ -115,8 +119,11 @@ def print_result(summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]
         console.warn(n)
     rows = [[k, n, summary["kinds_turns"].get(k, 0), MEANING.get(k, "")] for k, n in summary["kinds"].items()]
     rows.append(["identical", summary["rows_identical"], summary["turns"] - summary["turns_differing"], ""])
-    console.table(f"parity ({out}): {summary['rows_differing']} of {summary['rows']} rows differ",
-                  ["kind", "rows", "turns", "meaning"], rows)  # fmt: skip
+    console.table(
+        f"parity ({out}): {summary['rows_differing']} of {summary['rows']} rows differ",
+        ["kind", "rows", "turns", "meaning"],
+        rows,
+    )
     by_key = {r["key"]: r for r in records}
     for kind, keys in summary.get("first_rows", {}).items():
         turn = next((t for t in by_key.get(keys[0], {}).get("turns", []) if kind in t["kinds"]), None)

@@ -54,14 +54,16 @@ class ParityConfig:
     def validate(self) -> None:
         sides = [s for s in (self.serve_tokenizer, self.serve_gguf, self.endpoint) if s]
         if len(sides) != 1:
-            raise UsageError("give exactly one serving side: --serve-tokenizer DIR, --serve-gguf FILE or --endpoint URL")
+            raise UsageError(
+                "give exactly one serving side: --serve-tokenizer DIR, --serve-gguf FILE or --endpoint URL"
+            )
         if self.endpoint and not self.model:
             raise UsageError("--endpoint needs --model NAME (the model name the server serves)")
         if self.serve_encoding not in ENCODINGS:
             raise UsageError(f"--serve-encoding {self.serve_encoding!r}: expected one of {', '.join(ENCODINGS)}")
         if self.gguf_engine not in ("auto", "llama.cpp", "approximation"):
             raise UsageError(f"--gguf-engine {self.gguf_engine!r}: expected auto, llama.cpp or approximation")
-        if self.limit is not None and self.limit < 1 or self.show < 0:
+        if (self.limit is not None and self.limit < 1) or self.show < 0:
             raise UsageError("--limit must be >= 1 and --show >= 0")
         for flag, path in (("--template", self.template), ("--serve-template", self.serve_template)):
             if path and not Path(path).is_file():
@@ -113,9 +115,12 @@ def open_serving(config: ParityConfig, train_tokenizer: Any) -> Serving:
 
         key = config.api_key or os.environ.get("OPENAI_API_KEY")
         return EndpointServing.open(
-            check_endpoint(config.endpoint), str(config.model), api_key=key, tokenizer=train_tokenizer,
+            check_endpoint(config.endpoint),
+            str(config.model),
+            api_key=key,
+            tokenizer=train_tokenizer,
             timeout=config.timeout,
-        )  # fmt: skip
+        )
     from sftdebug.parity.sides import TokenizerServing
 
     assert config.serve_tokenizer is not None, "validate() guarantees one serving side"
@@ -188,10 +193,12 @@ def summarize(records: Sequence[dict[str, Any]], serving: Serving, show: int) ->
         "trained_end_tokens": dict(ends),
         "stop_unknown_turns": sum(1 for t in turns if t.get("trained_end") is not None and t.get("stops") is None),
         "serving": serving.description,
-        "serving_engine": getattr(serving, "engine", None) if isinstance(getattr(serving, "engine", None), str) else None,
+        "serving_engine": getattr(serving, "engine", None)
+        if isinstance(getattr(serving, "engine", None), str)
+        else None,
         "notes": list(dict.fromkeys(serving.notes)),
         "skipped": [{"row": r["key"], "reason": r["reason"]} for r in records if r["status"] == "skipped"][:20],
-    }  # fmt: skip
+    }
 
 
 def run_parity(config: ParityConfig, progress: Progress = no_progress) -> ParityResult:
@@ -203,7 +210,9 @@ def run_parity(config: ParityConfig, progress: Progress = no_progress) -> Parity
     data = load_sft_file(config.data, config.format)
     rows = data.rows[: config.limit] if config.limit else data.rows
     RunFolder.precheck(config.out, config.resume, config.overwrite)
-    train, folder = load_tokenizer(config.tokenizer, _template(config.template), config.trust_remote_code, "--tokenizer")
+    train, folder = load_tokenizer(
+        config.tokenizer, _template(config.template), config.trust_remote_code, "--tokenizer"
+    )
     serving = open_serving(config, train)
     eos = eos_ids(train, folder)
     args = {k: v for k, v in dataclasses.asdict(config).items() if k != "api_key"}

@@ -21,10 +21,16 @@ from sftdebug.parity.compare import Region, Side
 
 ENCODINGS = {
     # name -> (add_special_tokens when encoding the rendered prompt, what it models)
-    "text": (True, "the rendered prompt encoded with the tokenizer's own special tokens (TGI, SGLang, a hand-written loop)"),
-    "chat": (False, "the rendered prompt encoded without adding special tokens (vLLM's chat endpoint, "
-             "apply_chat_template(tokenize=True))"),
-}  # fmt: skip
+    "text": (
+        True,
+        "the rendered prompt encoded with the tokenizer's own special tokens (TGI, SGLang, a hand-written loop)",
+    ),
+    "chat": (
+        False,
+        "the rendered prompt encoded without adding special tokens (vLLM's chat endpoint, "
+        "apply_chat_template(tokenize=True))",
+    ),
+}
 
 
 class ServeError(Exception):

@@ -55,7 +55,9 @@ def mutants(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     start = original.index("{% if loop.first")  # the default system prompt removed
     _template(out["no_system"], original[:start] + original[original.index("{% endif %}", start) + 11 :])
     _template(out["no_newline"], original.replace("'<|im_start|>assistant\n'", "'<|im_start|>assistant'"))
-    stripped = "(message['content'].split('</think>')[-1].lstrip() if message['role'] == 'assistant' else message['content'])"
+    stripped = (
+        "(message['content'].split('</think>')[-1].lstrip() if message['role'] == 'assistant' else message['content'])"
+    )
     _template(out["think"], original.replace("message['content']", stripped))  # reasoning stripped from history
     tj = json.loads((out["split"] / "tokenizer.json").read_text(encoding="utf-8"))  # <|im_start|> no longer special
     tj["added_tokens"] = [t for t in tj["added_tokens"] if t["content"] != "<|im_start|>"]

@@ -14,12 +14,16 @@ ALPACA = str(REALDATA / "alpaca_en_demo.json")
 
 
 def _run(tmp_path: Path, data: str, train: Path, serve: Path, limit: int | None = 12) -> dict:
-    config = ParityConfig(data=data, tokenizer=str(train), serve_tokenizer=str(serve), out=str(tmp_path / "run"), limit=limit)
+    config = ParityConfig(
+        data=data, tokenizer=str(train), serve_tokenizer=str(serve), out=str(tmp_path / "run"), limit=limit
+    )
     return run_parity(config).summary
 
 
 @pytest.mark.parametrize("data", [ALPACA, "think"])
-def test_an_identical_copy_is_identical(data: str, smollm2: Path, mutants: dict, think_data: Path, tmp_path: Path) -> None:
+def test_an_identical_copy_is_identical(
+    data: str, smollm2: Path, mutants: dict, think_data: Path, tmp_path: Path
+) -> None:
     summary = _run(tmp_path, str(think_data) if data == "think" else data, smollm2, mutants["same"])
     assert summary["rows_differing"] == 0 and summary["kinds"] == {}
     assert summary["rows"] == summary["rows_identical"] > 0

@@ -40,27 +40,37 @@ def test_cli_exit_codes_gate_and_report(smollm2: Path, mutants: dict, think_data
 
 
 def test_report_escapes_the_data(smollm2: Path, mutants: dict, tmp_path: Path) -> None:
-    rows = [{"messages": [{"role": "user", "content": "<script>alert(1)</script>"}, {"role": "assistant", "content": "x"}]}]
+    rows = [
+        {"messages": [{"role": "user", "content": "<script>alert(1)</script>"}, {"role": "assistant", "content": "x"}]}
+    ]
     data = tmp_path / "x.jsonl"
     data.write_text(json.dumps(rows[0]) + "\n")
     out = tmp_path / "run"
-    run_parity(ParityConfig(data=str(data), tokenizer=str(smollm2), serve_tokenizer=str(mutants["split"]), out=str(out)))
+    run_parity(
+        ParityConfig(data=str(data), tokenizer=str(smollm2), serve_tokenizer=str(mutants["split"]), out=str(out))
+    )
     from sftdebug.report.build import build_report
 
     html = build_report([out]).read_text()
     assert "<script>" not in html and ">&lt;</span>" in html  # the "<" token of the data, escaped
 
 
-def test_endpoint_like_vllm_tokenize(smollm2: Path, mutants: dict, think_data: Path, tmp_path: Path, monkeypatch) -> None:
+def test_endpoint_like_vllm_tokenize(
+    smollm2: Path, mutants: dict, think_data: Path, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     with TokenizeStub(smollm2, stops={0, 2}, api_key="sk-secret") as stub:
-        cfg = ParityConfig(data=str(think_data), tokenizer=str(smollm2), endpoint=stub.url, model="stub", out=str(tmp_path / "a"))
+        cfg = ParityConfig(
+            data=str(think_data), tokenizer=str(smollm2), endpoint=stub.url, model="stub", out=str(tmp_path / "a")
+        )
         result = run_parity(cfg)
         assert result.summary["rows_differing"] == 0 and result.summary["stop_unknown_turns"] == 0
         assert any(path == "/v1/completions" for path, _ in stub.requests), "the stop token is probed"
     assert "sk-secret" not in (tmp_path / "a" / "config.json").read_text()
     with TokenizeStub(mutants["no_system"], stops={0}) as stub:
-        cfg = ParityConfig(data=str(think_data), tokenizer=str(smollm2), endpoint=stub.url, model="stub", out=str(tmp_path / "b"))
+        cfg = ParityConfig(
+            data=str(think_data), tokenizer=str(smollm2), endpoint=stub.url, model="stub", out=str(tmp_path / "b")
+        )
         kinds = run_parity(cfg).summary["kinds"]
     assert kinds == {"system_prompt_differs": 2, "stop_token_mismatch": 3}
 
@@ -69,7 +79,14 @@ def test_endpoint_like_vllm_tokenize(smollm2: Path, mutants: dict, think_data: P
 def test_smollm2_gguf_against_its_tokenizer(engine: str, smollm2: Path, tmp_path: Path) -> None:
     if engine == "llama.cpp":
         pytest.importorskip("llama_cpp", reason="llama-cpp-python is an optional extra (make llama)")
-    cfg = ParityConfig(data=ALPACA, tokenizer=str(smollm2), serve_gguf=str(_smol_gguf()), gguf_engine=engine, out=str(tmp_path / "g"), limit=20)
+    cfg = ParityConfig(
+        data=ALPACA,
+        tokenizer=str(smollm2),
+        serve_gguf=str(_smol_gguf()),
+        gguf_engine=engine,
+        out=str(tmp_path / "g"),
+        limit=20,
+    )
     summary = run_parity(cfg).summary
     assert summary["rows_differing"] == 0, summary["kinds"]
     assert (summary["serving_engine"] == "approximation") == (engine == "approximation")
