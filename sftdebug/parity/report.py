@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sftdebug.report.html import Markup, cards, details, esc, paragraph, section, table, visible, warning
+from sftdebug.report.html import aligned_tokens, cards, details, paragraph, section, table, visible, warning
 
 MEANING = {
     "bos_doubled": "the server's prompt starts with more BOS tokens than training's",
@@ -24,20 +24,6 @@ MEANING = {
     "stop_token_mismatch": "the server does not stop on the end-of-turn token the answers were trained to end with",
     "serve_error": "the serving side could not build the prompt at all",
 }
-CSS = Markup(
-    "<style>.pv{font-family:ui-monospace,monospace;font-size:12px;line-height:1.9}.pv .lab{display:inline-block;"
-    "width:4.5rem;color:#5b6575}.pv .t{border:1px solid #c9d1dd;border-radius:3px;padding:0 1px;margin:0 1px;"
-    "white-space:pre-wrap}.pv .d{border:2px solid #b42318;background:#fee4e2}</style>"
-)
-
-
-def _strip(view: Sequence[Mapping[str, Any]], label: str) -> str:
-    spans = [
-        f'<span class="t{" d" if t["diff"] else ""}" title="pos {esc(t["pos"])} · id {esc(t["id"])}">'
-        f"{esc(visible(str(t['text'])))}</span>"
-        for t in view
-    ]
-    return f'<div><span class="lab">{esc(label)}</span>{"".join(spans)}</div>'
 
 
 def aligned(diff: Mapping[str, Any]) -> str:
@@ -47,7 +33,7 @@ def aligned(diff: Mapping[str, Any]) -> str:
         f"trainer ids {[t['id'] for t in diff['train_view'] if t['diff']]} vs server ids "
         f"{[t['id'] for t in diff['serve_view'] if t['diff']]}"
     )
-    return head + f'<div class="pv">{_strip(diff["train_view"], "trainer")}{_strip(diff["serve_view"], "server")}</div>'
+    return head + aligned_tokens([("trainer", diff["train_view"]), ("server", diff["serve_view"])])
 
 
 def _examples(summary: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -75,7 +61,6 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
     args = config.get("args", {})
     serve = args.get("serve_tokenizer") or args.get("serve_gguf") or args.get("endpoint")
     parts = [
-        CSS,
         paragraph(f"data: {args.get('data')} ({summary.get('format')}) · training tokenizer: {args.get('tokenizer')}"),
         paragraph(f"serving side: {summary['serving']}"),
         cards(

@@ -146,6 +146,8 @@ def _turn_record(turn: TrainTurn, messages: Sequence[dict[str, str]], serving: S
     if stops is False:
         kinds.append("stop_token_mismatch")
     rec.update(serve_tokens=len(ids), kinds=kinds, stops=stops, n_differences=len(diffs))
+    if diffs:  # where the two prompts first part (the view below shows the tokens around it)
+        rec["first_diff"] = {"train": diffs[0].train_pos, "serve": diffs[0].serve_pos}
     rec["differences"] = [
         {
             **dataclasses.asdict(d),
