@@ -123,6 +123,20 @@ def _content_start(train: Side, region: Region) -> int:
     return lo
 
 
+def _marker_start(train: Side, region: Region) -> int:
+    """Where the role marker in front of a message's content begins: the last special token before the content,
+    or the one before it when it sits within three tokens (`<|start_header_id|>user<|end_header_id|>`)."""
+    start = _content_start(train, region)
+    marks = [i for i in range(region.start, start) if train.ids[i] in train.special and train.ids[i] != train.bos]
+    if not marks:
+        return region.start
+    m = marks[-1]
+    while len(marks) > 1 and marks[-2] >= m - 3:
+        marks.pop()
+        m = marks[-1]
+    return m
+
+
 def _locate(i1: int, i2: int, layout: Sequence[Region], train: Side, texts: tuple[str, str]) -> str:
     """The kind of a difference whose text differs, from where it sits in the trainer's prompt."""
     gen = next((r.start for r in layout if r.part == "generation"), len(train.ids))
@@ -136,8 +150,8 @@ def _locate(i1: int, i2: int, layout: Sequence[Region], train: Side, texts: tupl
         return "system_prompt_differs"
     first = next((r for r in layout if r.role != "system" and r.part == "message"), None)
     if first is not None and i1 < _content_start(train, first):
-        has_system = any(r.role == "system" for r in layout)
-        return "system_prompt_differs" if has_system or "system" in (ta + tb).lower() else "template_differs"
+        # before the first message's own role marker: a system block (the row's, or one the template injects)
+        return "system_prompt_differs" if i1 < _marker_start(train, first) else "template_differs"
     if any(r.role == "assistant" and r.part == "answer" for r in hit):
         return "history_rewritten"
     return "template_differs"
