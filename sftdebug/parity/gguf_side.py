@@ -17,7 +17,10 @@ reachable from Python): with llama-cpp-python's settings (trim_blocks, lstrip_bl
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +68,20 @@ class GGUFMeta:
     eot: int | None
     eom: int | None
     add_bos: bool
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 sent to /dev/null while C code runs (Python's sys.stderr is flushed first)."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def read_meta(path: Path) -> GGUFMeta:
@@ -160,7 +177,8 @@ class GGUFServing:
             )
             self.stops = self._eog_by_rule()
             return
-        self.llama = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
+        with _quiet_stderr():  # llama.cpp's C logging ignores verbose=False for some lines
+            self.llama = Llama(model_path=str(self.path), vocab_only=True, verbose=False)
         self.engine = "llama.cpp"
         self.description = (
             f"GGUF {self.path.name}: llama.cpp's tokenizer and EOG set (llama-cpp-python); the template rendered by "

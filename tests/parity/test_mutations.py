@@ -11,6 +11,7 @@ from conftest import REALDATA
 from sftdebug.parity import ParityConfig, run_parity
 
 ALPACA = str(REALDATA / "alpaca_en_demo.json")
+pytestmark = pytest.mark.slow  # real tokenizers (make real)
 
 
 def _run(tmp_path: Path, data: str, train: Path, serve: Path, limit: int | None = 12) -> dict:
@@ -55,6 +56,33 @@ def test_each_planted_mutation_is_found_on_every_affected_row(
 def test_mutations_on_real_alpaca_rows(mutant: str, kind: str, smollm2: Path, mutants: dict, tmp_path: Path) -> None:
     summary = _run(tmp_path, ALPACA, smollm2, mutants[mutant])
     assert summary["kinds"] == {kind: summary["rows"]} and summary["rows"] == 12
+
+
+@pytest.mark.parametrize(
+    "old,new,kind,affected",
+    [
+        ("a helpful AI", "a careful AI", "system_prompt_differs", [1, 2]),  # another default system prompt
+        ("'<|im_end|>' + '\n'", "'<|im_end|>' + '\n\n'", "whitespace", [1, 2, 3]),  # a blank line between turns
+        ("'<|im_start|>' + message['role']", "'<|im_start|>' + (message['role'] if message['role'] != 'assistant' else 'model')",
+         "template_differs", [1, 3]),  # earlier answers under another role name
+    ],
+)  # fmt: skip
+def test_other_template_edits(
+    old: str, new: str, kind: str, affected: list[int], smollm2: Path, mutants: dict, think_data: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from sftdebug.core.runs import read_records
+
+    folder = tmp_path / "edited"
+    shutil.copytree(mutants["same"], folder)
+    template = (folder / "chat_template.jinja").read_text()
+    assert old in template
+    (folder / "chat_template.jinja").write_text(template.replace(old, new))
+    summary = _run(tmp_path, str(think_data), smollm2, folder)
+    assert summary["kinds"] == {kind: len(affected)}, summary["kinds"]
+    hit = sorted(int(r["key"].rsplit(":", 1)[1]) for r in read_records(tmp_path / "run") if kind in r["kinds"])
+    assert hit == affected
 
 
 def test_the_stop_token_is_checked(smollm2: Path, mutants: dict, think_data: Path, tmp_path: Path) -> None:

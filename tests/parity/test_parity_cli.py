@@ -14,7 +14,7 @@ from stub_tokenize import TokenizeStub
 from sftdebug.parity import ParityConfig, run_parity
 
 ALPACA = str(REALDATA / "alpaca_en_demo.json")
-SMOL_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+pytestmark = pytest.mark.slow  # real tokenizers (make real) and subprocesses
 
 
 def _smol_gguf() -> Path:
