@@ -54,14 +54,14 @@ class EndpointServing:
         why = []
         try:
             resp = self.engine.post("/tokenize", {"model": self.engine.name, "messages": probe})
-            if isinstance(resp, dict) and isinstance(resp.get("tokens"), list):
+            if isinstance(resp, dict) and isinstance(resp.get("tokens"), list) and resp["tokens"]:
                 self.flavour = "vllm"
                 self.description = (
                     f"{self.engine.base} (model {self.engine.name}): vLLM /tokenize with messages and the "
                     "generation prompt, as its chat endpoint builds prompts"
                 )
                 return
-            why.append("/tokenize answered without 'tokens'")
+            why.append("/tokenize gave no tokens for chat messages")
         except EngineError as exc:
             why.append(f"/tokenize: {'not found' if _missing(exc) else exc}")
         try:

@@ -17,12 +17,20 @@ from typing import Any
 
 class TokenizeStub:
     def __init__(
-        self, folder: Path, stops: set[int], model: str = "stub", api_key: str | None = None, tokenize: bool = True
+        self,
+        folder: Path,
+        stops: set[int],
+        model: str = "stub",
+        api_key: str | None = None,
+        tokenize: bool = True,
+        llama_cpp: bool = False,
     ) -> None:
+        """`llama_cpp`: answer as llama.cpp server does (/apply-template, then /tokenize of text content)."""
         from transformers import AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.stops, self.model, self.api_key, self.tokenize = stops, model, api_key, tokenize
+        self.llama_cpp = llama_cpp
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -38,6 +46,14 @@ class TokenizeStub:
 
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         self.requests.append((path, body))
+        if self.llama_cpp and path == "/apply-template":
+            text = self.tokenizer.apply_chat_template(body["messages"], tokenize=False, add_generation_prompt=True)
+            return 200, {"prompt": text}
+        if self.llama_cpp and path == "/tokenize":  # text only: chat messages are not read, as llama.cpp does
+            ids = self.tokenizer(body.get("content", ""), add_special_tokens=body.get("add_special", False))[
+                "input_ids"
+            ]
+            return 200, {"tokens": ids}
         if path == "/tokenize" and self.tokenize:
             text = self.tokenizer.apply_chat_template(body["messages"], tokenize=False, add_generation_prompt=True)
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]

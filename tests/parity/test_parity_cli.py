@@ -75,6 +75,16 @@ def test_endpoint_like_vllm_tokenize(
     assert kinds == {"system_prompt_differs": 2, "stop_token_mismatch": 3}
 
 
+def test_endpoint_like_llama_cpp_server(smollm2: Path, think_data: Path, tmp_path: Path) -> None:
+    with TokenizeStub(smollm2, stops={0, 2}, llama_cpp=True) as stub:
+        cfg = ParityConfig(
+            data=str(think_data), tokenizer=str(smollm2), endpoint=stub.url, model="stub", out=str(tmp_path / "a")
+        )
+        summary = run_parity(cfg).summary
+        assert any(path == "/apply-template" for path, _ in stub.requests)
+    assert summary["rows_differing"] == 0 and "llama.cpp server" in summary["serving"]
+
+
 @pytest.mark.parametrize("engine", ["approximation", "llama.cpp"])
 def test_smollm2_gguf_against_its_tokenizer(engine: str, smollm2: Path, tmp_path: Path) -> None:
     if engine == "llama.cpp":
