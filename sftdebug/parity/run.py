@@ -22,7 +22,7 @@ from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import RunFolder
 from sftdebug.data.formats import Row
-from sftdebug.parity.compare import KINDS, compare_prompt, context
+from sftdebug.parity.compare import KINDS, Difference, Side, compare_prompt, context
 from sftdebug.parity.sides import ENCODINGS, ServeError, Serving, TrainTurn, hf_decoder, special_ids, train_turns
 
 VIEWS_PER_TURN = 3  # differences per turn with a token view in the record
@@ -130,15 +130,38 @@ def open_serving(config: ParityConfig, train_tokenizer: Any) -> Serving:
     return TokenizerServing(tok, folder, config.serve_encoding)
 
 
-def _turn_record(turn: TrainTurn, messages: Sequence[dict[str, str]], serving: Serving, train: Any) -> dict[str, Any]:
-    from sftdebug.parity.compare import Side
+@dataclass(frozen=True)
+class Trainer:
+    """The training tokenizer with what the comparison needs of it, computed once."""
 
+    tokenizer: Any
+    eos: dict[int, str]
+    decode: Any
+    special: frozenset[int]
+
+    @classmethod
+    def of(cls, tokenizer: Any, eos: dict[int, str]) -> Trainer:
+        return cls(tokenizer, eos, hf_decoder(tokenizer), special_ids(tokenizer))
+
+    def side(self, ids: Sequence[int]) -> Side:
+        return Side(ids, self.decode, self.special, self.tokenizer.bos_token_id)
+
+
+def _shown(diffs: Sequence[Difference]) -> list[Difference]:
+    """The differences a record keeps a token view of: the first few, and the first of every kind."""
+    firsts = {d.kind: d for d in reversed(diffs)}
+    return [d for i, d in enumerate(diffs) if i < VIEWS_PER_TURN or firsts[d.kind] is d]
+
+
+def _turn_record(
+    turn: TrainTurn, messages: Sequence[dict[str, str]], serving: Serving, train: Trainer
+) -> dict[str, Any]:
     rec: dict[str, Any] = {"turn": turn.turn, "train_tokens": len(turn.ids), "trained_end": turn.end_text}
     try:
         ids = serving.prompt(messages[: turn.turn])
     except ServeError as exc:
         return {**rec, "kinds": ["serve_error"], "error": str(exc)[:300]}
-    a = Side(turn.ids, hf_decoder(train), special_ids(train), train.bos_token_id)
+    a = train.side(turn.ids)
     b = serving.side(ids)
     diffs = compare_prompt(a, b, turn.layout)
     kinds = list(dict.fromkeys(d.kind for d in diffs))
@@ -154,16 +177,16 @@ def _turn_record(turn: TrainTurn, messages: Sequence[dict[str, str]], serving: S
             "train_view": context(a, d.train_pos, d.train_len),
             "serve_view": context(b, d.serve_pos, d.serve_len),
         }
-        for d in diffs[:VIEWS_PER_TURN]
+        for d in _shown(diffs)
     ]
     return rec
 
 
-def compare_row(row: Row, train: Any, eos: dict[int, str], serving: Serving) -> dict[str, Any]:
+def compare_row(row: Row, train: Trainer, serving: Serving) -> dict[str, Any]:
     """One record: every trained turn of the row compared (see the module docstring)."""
     rec: dict[str, Any] = {"key": row.where, "n_messages": len(row.messages)}
     try:
-        turns = train_turns(train, row.messages, eos)
+        turns = train_turns(train.tokenizer, row.messages, train.eos, train.special)
     except Exception as exc:  # the training template cannot encode the row: the data lint's finding, not parity's
         return {**rec, "status": "skipped", "kinds": [], "reason": f"{type(exc).__name__}: {exc}"[:300]}
     rec["turns"] = [_turn_record(t, row.messages, serving, train) for t in turns]
@@ -216,14 +239,14 @@ def run_parity(config: ParityConfig, progress: Progress = no_progress) -> Parity
         config.tokenizer, _template(config.template), config.trust_remote_code, "--tokenizer"
     )
     serving = open_serving(config, train)
-    eos = eos_ids(train, folder)
+    trainer = Trainer.of(train, eos_ids(train, folder))
     args = {k: v for k, v in dataclasses.asdict(config).items() if k != "api_key"}
     with RunFolder.open(
         config.out, "parity", args, resume=config.resume, overwrite=config.overwrite, identity=IDENTITY
     ) as run:
 
         def work(part: Sequence[Row]) -> list[dict[str, Any]]:
-            return [compare_row(row, train, eos, serving) for row in part]
+            return [compare_row(row, trainer, serving) for row in part]
 
         run_resumable(rows, lambda r: r.where, work, run, 50, progress, "rows")
         order = {r.where: i for i, r in enumerate(rows)}

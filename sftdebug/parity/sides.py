@@ -94,12 +94,14 @@ def _trained_end(enc: Any, start: int, end: int, eos: dict[int, str], special: f
     return int(marks[0]) if marks else None
 
 
-def train_turns(tokenizer: Any, messages: Sequence[dict[str, str]], eos: dict[int, str]) -> list[TrainTurn]:
+def train_turns(
+    tokenizer: Any, messages: Sequence[dict[str, str]], eos: dict[int, str], special: frozenset[int] | None = None
+) -> list[TrainTurn]:
     """Every assistant turn of a conversation as the trainer sees it (data/encode.py, every answer trained)."""
     from sftdebug.data.encode import encode_conversation
 
     enc = encode_conversation(tokenizer, messages, loss_on="all")
-    special = special_ids(tokenizer)
+    special = special_ids(tokenizer) if special is None else special
     out = []
     for s in enc.answers:
         end_id = _trained_end(enc, s.start, s.end, eos, special)
