@@ -68,7 +68,7 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
                 "verdict": "identical" if not summary["rows_differing"] else "differs",
                 "rows differing": f"{summary['rows_differing']} of {summary['rows']}",
                 "turns differing": f"{summary['turns_differing']} of {summary['turns']}",
-                "serving side": str(serve),
+                "serving side": str(serve).rstrip("/").rsplit("/", 1)[-1],
             }
         ),
     ]

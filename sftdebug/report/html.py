@@ -124,6 +124,11 @@ def tokens(view: Iterable[Mapping[str, Any]]) -> str:
     return f'<div class="toks">{"".join(spans)}</div>'
 
 
+def _one_line(text: str) -> str:
+    """Whitespace made visible with newlines shown as ↵ only: aligned strips stay one line per side."""
+    return visible(text).replace("\n", "")
+
+
 def aligned_tokens(rows: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> str:
     """Token strips one above the other (e.g. trainer vs server), each token boxed, the differing ones (`diff`)
     outlined in red; position and id on hover."""
@@ -131,7 +136,7 @@ def aligned_tokens(rows: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> s
     for label, view in rows:
         spans = "".join(
             f'<span class="t{" d" if t.get("diff") else ""}" title="pos {esc(t.get("pos"))} · id {esc(t.get("id"))}">'
-            f"{esc(visible(str(t['text'])))}</span>"
+            f"{esc(_one_line(str(t['text'])))}</span>"
             for t in view
         )
         lines.append(f'<div><span class="lab">{esc(label)}</span>{spans}</div>')
