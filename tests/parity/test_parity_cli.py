@@ -154,3 +154,30 @@ def test_bad_input(argv: list[str], make, needle: str, smollm2: Path, tmp_path: 
     one_line_error(proc, needle)
     assert not out.exists(), "nothing is written on bad input"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_report_in_a_browser_shows_data_as_text(smollm2: Path, mutants: dict, tmp_path: Path) -> None:
+    """Chromium (where `make browser` installed it) renders the report with hostile data as text, nothing run."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("LOUD SKIP: chromium is not installed and could not be (see `make browser`)")
+    evil = "<script>document.title='PWNED'</script><img src=x onerror=\"document.title='PWNED2'\">"
+    data = tmp_path / "evil.jsonl"
+    data.write_text(
+        json.dumps({"messages": [{"role": "user", "content": evil}, {"role": "assistant", "content": evil}]})
+    )
+    out = tmp_path / "run"
+    run_parity(
+        ParityConfig(data=str(data), tokenizer=str(smollm2), serve_tokenizer=str(mutants["split"]), out=str(out))
+    )
+    from sftdebug.report.build import build_report
+
+    page = build_report([out])
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", f"--user-data-dir={tmp_path / 'p'}"]
+    proc = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    dom = proc.stdout
+    assert "PWNED" not in dom.split("<title>")[1].split("</title>")[0]
+    assert "<script>document" not in dom and '<img src="x"' not in dom and "special_token_split" in dom
