@@ -87,7 +87,17 @@ def run(args: argparse.Namespace) -> int:
         result = run_parity(config, bar)
     print_result(result.summary, result.records, str(result.out))
     console.note(f"records: {result.out}/records.jsonl · report: {build_report([result.out])}")
-    code = check_gates(gates, result.summary)
-    if result.summary["rows_differing"] and "rows_differing" not in gates:
+    summary = result.summary
+    if summary["rows_skipped"]:
+        first = summary["skipped"][0]
+        console.warn(
+            f"{summary['rows_skipped']} rows were not compared: the training template cannot encode them "
+            f"(first: {first['row']}: {first['reason']}); `sftdebug data` shows why"
+        )
+    code = check_gates(gates, summary)
+    if summary["rows_differing"] and "rows_differing" not in gates:
+        code = code or 1
+    if not summary["rows"]:  # nothing compared proves nothing: no release passes on it
+        console.error("no row could be compared")
         code = code or 1
     return code

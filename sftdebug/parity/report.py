@@ -73,6 +73,14 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         ),
     ]
     parts += [warning(n) for n in summary.get("notes", [])]
+    if summary.get("rows_skipped"):
+        first = summary["skipped"][0]
+        parts.append(
+            warning(
+                f"{summary['rows_skipped']} rows not compared: the training template cannot encode them "
+                f"(first: {first['row']}: {first['reason']})"
+            )
+        )
     if summary.get("serving_engine") == "approximation":
         parts.append(warning("llama-cpp-python is not installed: the GGUF side is an approximation of llama.cpp"))
     rows = [[k, n, summary["kinds_turns"].get(k, 0), MEANING.get(k, "")] for k, n in summary["kinds"].items()]
