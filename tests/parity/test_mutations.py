@@ -99,3 +99,26 @@ def test_the_stop_token_is_checked(smollm2: Path, mutants: dict, think_data: Pat
         (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": 0}))
     summary = _run(tmp_path, str(think_data), smollm2, folder)
     assert summary["kinds"] == {"stop_token_mismatch": 3} and summary["trained_end_tokens"] == {"<|im_end|>": 5}
+
+
+@pytest.mark.parametrize("encoding,kinds", [("chat", {}), ("text", {"bos_doubled": 8})])
+def test_gemma_bos_under_both_encodings(encoding: str, kinds: dict, tmp_path: Path) -> None:
+    """Gemma 3's template writes <bos> and its (restored) tokenizer adds one: a server that encodes the rendered
+    prompt with special tokens doubles it; vLLM's chat encoding does not."""
+    from sftdebug.lab.real import GEMMA3_CHAT_TEMPLATE, real_model
+
+    template = tmp_path / "gemma3.jinja"
+    template.write_text(GEMMA3_CHAT_TEMPLATE)
+    gemma = str(real_model("gemma-3-270m"))
+    config = ParityConfig(
+        data=ALPACA,
+        tokenizer=gemma,
+        template=str(template),
+        serve_tokenizer=gemma,
+        serve_template=str(template),
+        serve_encoding=encoding,
+        out=str(tmp_path / "run"),
+        limit=8,
+    )
+    summary = run_parity(config).summary
+    assert summary["kinds"] == kinds and summary["trained_end_tokens"] == {"<end_of_turn>": 8}
