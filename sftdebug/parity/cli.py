@@ -44,6 +44,13 @@ def register(sub: Any) -> None:
         help="--serve-gguf: llama.cpp's own tokenizer through llama-cpp-python (auto: when installed), or the "
         "approximation through transformers' GGUF tokenizer",
     )
+    g.add_argument(
+        "--gguf-template",
+        default="jinja",
+        choices=["jinja", "builtin"],
+        help="--serve-gguf: jinja = the template itself, as llama-server --jinja (default); builtin = llama.cpp's "
+        "built-in engine, which writes a recognised family's format (llama-server without --jinja; needs llama.cpp)",
+    )
     g.add_argument("--api-key", default=None, help="--endpoint: API key (default $OPENAI_API_KEY); never written")
     g.add_argument("--timeout", type=float, default=60.0, help="--endpoint: seconds per request (default 60)")
     p.add_argument("--limit", type=int, default=None, help="compare only the first N rows")
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         serve_template=args.serve_template,
         serve_encoding=args.serve_encoding,
         gguf_engine=args.gguf_engine,
+        gguf_template=args.gguf_template,
         api_key=args.api_key,
         timeout=args.timeout,
         limit=args.limit,

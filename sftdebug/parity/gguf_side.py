@@ -140,9 +140,12 @@ class GGUFServing:
     description: str = ""
     stops: set[int] = field(default_factory=set)
     special: frozenset[int] = frozenset()
+    renderer: str = "jinja"  # or "builtin": llama.cpp's llama_chat_apply_template
 
     @classmethod
-    def open(cls, path: Path, template: str | None = None, engine: str = "auto") -> GGUFServing:
+    def open(
+        cls, path: Path, template: str | None = None, engine: str = "auto", renderer: str = "jinja"
+    ) -> GGUFServing:
         if not path.is_file():
             raise UsageError(f"--serve-gguf {path}: no such file")
         meta = read_meta(path)
@@ -155,6 +158,17 @@ class GGUFServing:
         serving = cls(path, meta, chosen)
         serving.special = frozenset(i for i, t in enumerate(meta.types) if t in (CONTROL, USER_DEFINED))
         serving._load(engine)
+        if renderer == "builtin":
+            if serving.llama is None:
+                raise UsageError(
+                    "--gguf-template builtin is llama.cpp's own engine: it needs llama-cpp-python (make llama)"
+                )
+            serving.renderer = "builtin"
+            serving.description = (
+                f"GGUF {path.name}: llama.cpp's tokenizer and EOG set (llama-cpp-python); the template rendered by "
+                "llama.cpp's built-in engine (llama_chat_apply_template, as llama-server without --jinja: it "
+                "recognises a known template family and writes that family's format)"
+            )
         return serving
 
     def _load(self, engine: str) -> None:
@@ -200,10 +214,33 @@ class GGUFServing:
     def _text(self, token: int | None) -> str:
         return "" if token is None else self.meta.tokens[token]
 
+    def _builtin(self, messages: Sequence[dict[str, str]]) -> str:
+        """The prompt as llama.cpp's built-in template engine writes it (no jinja: a known family's format)."""
+        import ctypes
+
+        import llama_cpp
+
+        chat = (llama_cpp.llama_chat_message * len(messages))()
+        held = [(m["role"].encode("utf-8"), m["content"].encode("utf-8")) for m in messages]  # kept alive
+        for i, (role, content) in enumerate(held):
+            chat[i].role, chat[i].content = role, content
+        size = 4096 + 2 * sum(len(c) for _, c in held)
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_chat_apply_template(self.template.encode("utf-8"), chat, len(held), True, buf, size)
+        if n < 0:
+            raise ValueError("llama.cpp's built-in engine does not recognise this template")
+        if n > size:
+            buf = ctypes.create_string_buffer(n)
+            n = llama_cpp.llama_chat_apply_template(self.template.encode("utf-8"), chat, len(held), True, buf, n)
+        return buf.raw[:n].decode("utf-8", "replace")
+
     def prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
         bos = self._text(self.meta.bos)
         try:
-            text = render(self.template, messages, bos, self._text(self.meta.eos))
+            if self.renderer == "builtin":
+                text = self._builtin(messages)
+            else:
+                text = render(self.template, messages, bos, self._text(self.meta.eos))
         except Exception as exc:
             raise ServeError(f"the GGUF's template does not render this row ({type(exc).__name__}: {exc})") from exc
         if self.meta.add_bos and bos and text.startswith(bos):

@@ -26,7 +26,19 @@ from sftdebug.parity.compare import KINDS, Difference, Side, compare_prompt, con
 from sftdebug.parity.sides import ENCODINGS, ServeError, Serving, TrainTurn, hf_decoder, special_ids, train_turns
 
 VIEWS_PER_TURN = 3  # differences per turn with a token view in the record
-IDENTITY = ["data", "tokenizer", "template", "format", "serve_tokenizer", "serve_template", "serve_gguf", "endpoint"]
+IDENTITY = [
+    "data",
+    "tokenizer",
+    "template",
+    "format",
+    "serve_tokenizer",
+    "serve_template",
+    "serve_gguf",
+    "endpoint",
+    "serve_encoding",
+    "gguf_engine",
+    "gguf_template",
+]
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class ParityConfig:
     serve_template: str | None = None  # and the serving side's (llama-server --chat-template-file)
     serve_encoding: str = "chat"
     gguf_engine: str = "auto"  # llama.cpp (llama-cpp-python), approximation, or auto: llama.cpp when installed
+    gguf_template: str = "jinja"  # or builtin: llama.cpp's own template engine (llama-server without --jinja)
     api_key: str | None = None
     timeout: float = 60.0
     limit: int | None = None
@@ -106,7 +119,9 @@ def open_serving(config: ParityConfig, train_tokenizer: Any) -> Serving:
     if config.serve_gguf:
         from sftdebug.parity.gguf_side import GGUFServing
 
-        return GGUFServing.open(Path(config.serve_gguf), _template(config.serve_template), config.gguf_engine)
+        return GGUFServing.open(
+            Path(config.serve_gguf), _template(config.serve_template), config.gguf_engine, config.gguf_template
+        )
     if config.endpoint:
         import os
 

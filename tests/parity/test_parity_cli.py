@@ -102,6 +102,20 @@ def test_smollm2_gguf_against_its_tokenizer(engine: str, smollm2: Path, tmp_path
     assert (summary["serving_engine"] == "approximation") == (engine == "approximation")
 
 
+def test_llama_cpp_builtin_template_engine_drops_smollm2s_default_system_prompt(smollm2: Path, tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is an optional extra (make llama)")
+    cfg = ParityConfig(
+        data=ALPACA,
+        tokenizer=str(smollm2),
+        serve_gguf=str(_smol_gguf()),
+        gguf_template="builtin",
+        out=str(tmp_path / "b"),
+        limit=10,
+    )
+    summary = run_parity(cfg).summary
+    assert summary["kinds"] == {"system_prompt_differs": 10} and "built-in engine" in summary["serving"]
+
+
 def _no_template_gguf(tmp: Path, lab: Path) -> str:
     import gguf
 
