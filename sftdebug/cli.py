@@ -28,6 +28,7 @@ COMMANDS = {
     "generate": "sftdebug.generate.cli",
     "data": "sftdebug.data.cli",
     "risk": "sftdebug.risk.cli",
+    "parity": "sftdebug.parity.cli",
     "lab": "sftdebug.lab.cli",
     "compare": "sftdebug.compare.cli",
     "report": "sftdebug.report.cli",

@@ -40,6 +40,7 @@ SCHEMA_VERSIONS: dict[str, int] = {
     "data": 1,
     "risk": 1,
     "generate": 1,
+    "parity": 1,
 }
 CONFIG, RECORDS, SUMMARY = "config.json", "records.jsonl", "summary.json"
 # Argument names never written to disk: keys come from flags or the environment and stay there.

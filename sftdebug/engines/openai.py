@@ -196,6 +196,11 @@ class OpenAIEngine:
         except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
             raise _Retryable(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """One JSON request (not streamed) with this engine's retries, timeout and key handling, e.g. vLLM's
+        `/tokenize`; a request that still fails raises EngineError (with the key redacted)."""
+        return self._with_retries(self._call, path, body, False)
+
     def _read_stream(self, resp: Any, t0: float) -> _Stream:
         s, done = _Stream(), False
         for raw in resp:

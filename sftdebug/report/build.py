@@ -23,6 +23,7 @@ KINDS = {
     "generate": "sftdebug.generate.report",
     "data": "sftdebug.data.report",
     "risk": "sftdebug.risk.report",
+    "parity": "sftdebug.parity.report",
     "latency": "sftdebug.latency.report",
     "overfit": "sftdebug.overfit.report",
     "overfit_sweep": "sftdebug.overfit.report",

@@ -33,6 +33,9 @@ details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}
 .r-system{background:#ede9fe}.r-user{background:#e0f2fe}.r-tool{background:#fef9c3}.r-template{background:#e5e7eb}
 .r-assistant{background:#f3f4f6}.tok.trained{background:#bbf7d0;border-color:#16a34a}
 .tok.eos{font-weight:700;border:2px solid #b42318}.tok.masked{color:#6b7280}
+.pv{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px;line-height:1.9}
+.pv .lab{display:inline-block;width:4.5rem;color:#5b6575}.pv .t{border:1px solid #c9d1dd;border-radius:3px;
+padding:0 1px;margin:0 1px;white-space:pre-wrap}.pv .d{border:2px solid #b42318;background:#fee4e2}
 .s-fail{color:#b42318;font-weight:700}.s-warn{color:#b54708;font-weight:700}.s-pass{color:#067647}.s-skip{color:#5b6575}
 """
 
@@ -119,6 +122,25 @@ def tokens(view: Iterable[Mapping[str, Any]]) -> str:
             title += f", {t['n']} byte tokens"
         spans.append(f'<span class="{cls}" title="{esc(title)}">{esc(visible(t["text"]))}</span>')
     return f'<div class="toks">{"".join(spans)}</div>'
+
+
+def _one_line(text: str) -> str:
+    """Whitespace made visible with newlines shown as ↵ only: aligned strips stay one line per side."""
+    return visible(text).replace("\n", "")
+
+
+def aligned_tokens(rows: Iterable[tuple[str, Iterable[Mapping[str, Any]]]]) -> str:
+    """Token strips one above the other (e.g. trainer vs server), each token boxed, the differing ones (`diff`)
+    outlined in red; position and id on hover."""
+    lines = []
+    for label, view in rows:
+        spans = "".join(
+            f'<span class="t{" d" if t.get("diff") else ""}" title="pos {esc(t.get("pos"))} · id {esc(t.get("id"))}">'
+            f"{esc(_one_line(str(t['text'])))}</span>"
+            for t in view
+        )
+        lines.append(f'<div><span class="lab">{esc(label)}</span>{spans}</div>')
+    return f'<div class="pv">{"".join(lines)}</div>'
 
 
 def cards(items: Mapping[str, str]) -> str:
