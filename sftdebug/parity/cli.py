@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_fail_above, add_run_args
+from sftdebug.core.cliargs import GateKind, add_fail_above, add_run_args
+
+# what --fail-above may gate in parity's summary.json
+GATES: dict[str, GateKind] = {"rows_differing": "count", "rows_skipped": "count"}
 
 
 def register(sub: Any) -> None:
@@ -68,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
-    gates = parse_fail_above(args.fail_above)
+    gates = parse_fail_above(args.fail_above, GATES)
     config = ParityConfig(
         data=args.data,
         tokenizer=args.tokenizer,
