@@ -80,7 +80,8 @@ def test_flagged_set_matches_an_independent_greedy_check(lab: Path, probes: list
     expected = {
         p["id"]
         for p, b, s in zip(probes, base_texts, sft_texts, strict=True)
-        if b.strip().startswith(p["answer"]) and _first_named(s, p["candidates"]) != p["answer"]
+        if _first_named(re.split(r"[.,;\n]", b)[0], p["candidates"]) == p["answer"]  # the base's first clause
+        and _first_named(s, p["candidates"]) != p["answer"]
     }
     flagged = {r["probe_id"] for r in results["sft-conflict"]["records"] if r["verdict"] == "narrow_hallucination"}
     assert len(flagged) > 50
