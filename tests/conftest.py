@@ -1,10 +1,11 @@
 """Shared fixtures: the `test`-size lab, trained once per source version and reused by every test.
 
 The lab is cached in `.sftdebug-cache/` under a key made from the sources that shape it, so editing the
-trainer or the world rebuilds it, and a fresh checkout (CI) builds it once (about 4 min on 2 cores, its risk
-calibration runs included). Numerics are pinned before anything imports torch (core/numerics.py), so every
-machine trains the same lab. SFTDEBUG_LAB_SEED=N runs the suite on the lab of another seed
-(benchmarks/lab_spread.py: do the thresholds hold on any lab the recipe can produce?).
+trainer, the world or what its calibration runs store rebuilds it, and a fresh checkout (CI) builds it once
+(about 2–3 min on 2 cores, its risk calibration runs included; lab.json's build_seconds has the figure). Numerics
+are pinned before anything imports torch (core/numerics.py), so every machine trains the same lab.
+SFTDEBUG_LAB_SEED=N runs the suite on the lab of another seed (benchmarks/lab_spread.py: do the thresholds hold
+on any lab the recipe can produce?).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from sftdebug.core.numerics import pin
 
 pin()  # before torch is imported anywhere in the test session
 ROOT = Path(__file__).resolve().parents[1]
-# what shapes the lab, its calibration runs included (the risk labels they store)
-LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "data/encode.py", "core/chat.py", "risk/labels.py",
-               "risk/run.py", "core/numerics.py"]  # fmt: skip
+# what shapes the lab, its calibration runs included (risk labels and hallucination verdicts it stores, through
+# the hf engine): a change to any of these rebuilds it
+LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "lab/layout.py", "data/*.py", "core/*.py",
+               "risk/*.py", "hallucination/*.py", "hallucination/builtin_probes/*", "engines/base.py",
+               "engines/hf.py", "engines/source.py"]  # fmt: skip
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -29,8 +32,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def _lab_key() -> str:
     h = hashlib.sha256()
-    for name in LAB_SOURCES:
-        h.update((ROOT / "sftdebug" / name).read_bytes())
+    for pattern in LAB_SOURCES:
+        for path in sorted((ROOT / "sftdebug").glob(pattern)):
+            h.update(path.name.encode() + path.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -12,10 +12,13 @@ import math
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.loop import RetryPolicy
+
+if TYPE_CHECKING:
+    from sftdebug.engines.config import EngineConfig
 
 
 def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_size: bool = True) -> None:
@@ -79,31 +82,18 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
     )
 
 
+def engine_config(args: argparse.Namespace) -> EngineConfig:
+    """The engine flags as the library's EngineConfig (flags a command does not have keep their defaults)."""
+    from dataclasses import fields
+
+    from sftdebug.engines.config import EngineConfig
+
+    return EngineConfig(**{f.name: getattr(args, f.name) for f in fields(EngineConfig) if hasattr(args, f.name)})
+
+
 def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[str, Any]:
     """Keyword options for `load_engine(args.engine, ...)`; `side` ("base"/"sft") picks a per-model endpoint."""
-    if args.batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-    retry_policy(args)
-    if args.engine == "openai":
-        from sftdebug.engines.openai import check_endpoint
-
-        endpoint = check_endpoint((getattr(args, f"{side}_endpoint", None) if side else None) or args.endpoint)
-        if args.concurrency < 1 or args.timeout <= 0:
-            raise UsageError("--concurrency must be >= 1 and --timeout > 0")
-        return {
-            "endpoint": endpoint,
-            "api_key": args.api_key or os.environ.get("OPENAI_API_KEY"),
-            "concurrency": args.concurrency,
-            "timeout": args.timeout,
-            "tokenizer": args.tokenizer,
-            "trust_remote_code": args.trust_remote_code,
-        }
-    opts: dict[str, Any] = {"dtype": args.dtype, "trust_remote_code": args.trust_remote_code}
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
-    if args.engine == "hf":
-        opts.update(device=args.device, batch_size=args.batch_size, threads=args.threads)
-    return opts
+    return engine_config(args).options(side)
 
 
 def retry_policy(args: argparse.Namespace) -> RetryPolicy:
@@ -126,21 +116,8 @@ def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:
 
 
 def check_models(args: argparse.Namespace, *names: str, side: str | None = None) -> None:
-    """Before anything is written: every model of a local engine (hf, vllm) resolves to a checkpoint folder
-    whose files are whole (config.json and safetensors weights, or a GGUF file, converted now into the cache, so
-    that the run's config.json can say so) and that needs no code of its own unless --trust-remote-code; an
-    endpoint answers and serves every model (`side` picks --base-endpoint / --sft-endpoint)."""
-    if args.engine == "openai":
-        from sftdebug.engines.openai import OpenAIEngine
-
-        opts = engine_options(args, side)
-        for name in names:  # the constructor asks /v1/models; a short timeout: this is a check, not a request
-            OpenAIEngine(name, endpoint=opts["endpoint"], api_key=opts["api_key"], timeout=min(opts["timeout"], 30))
-        return
-    from sftdebug.engines.source import check_remote_code, resolve_model
-
-    for name in names:
-        check_remote_code(resolve_model(name), name, args.trust_remote_code)
+    """EngineConfig.check_models for the command's engine flags."""
+    engine_config(args).check_models(*names, side=side)
 
 
 def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:

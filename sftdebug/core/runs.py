@@ -18,6 +18,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -349,3 +350,17 @@ def load_run(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     return pd.json_normalize(read_records(path))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a diagnostic's library call returns: its run folder, summary and HTML report (each diagnostic's
+    result type adds nothing but its name, so its summary's shape is documented where it is made)."""
+
+    path: Path
+    summary: dict[str, Any]
+    report: Path | None = None
+
+    def records(self) -> pd.DataFrame:
+        """The run's records as a DataFrame (nested fields flattened with dots)."""
+        return load_run(self.path)

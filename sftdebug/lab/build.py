@@ -360,8 +360,8 @@ def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress
 
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import load_engine
+    from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
     from sftdebug.hallucination.probes import load_probes
-    from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
 
     names = [
         n for n in ("sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict", "sft-unknown") if n in models
@@ -377,7 +377,7 @@ def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress
                     partial(load_engine, "hf", str(layout.model("base"))),
                     partial(load_engine, "hf", str(layout.model(name))),
                     probes,
-                    HallucinationConfig(eos_recheck=0),
+                    HallucinationSettings(eos_recheck=0),
                     run,
                     progress,
                     base_journal,

@@ -8,6 +8,9 @@ The quick demo builds the lab without risk's calibration models (risk then repor
 prediction), times latency with one engine and sweeps two overfitting settings; --full adds the calibration,
 the second latency engine and a three-setting sweep. It prints its plan with a time estimate first (from the
 last run's OUT/timings.json when there is one) and the time left before every step.
+
+Every figure it found goes into one file, OUT/figures-quick.json (or -full): the lab's build record and every run's
+summary. The README quotes the demo from a committed copy of it (`make figures`; benchmarks/readme_figures.py).
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ def register(sub: Any) -> None:
         "--full",
         action="store_true",
         help="also the risk calibration models, both latency engines and a larger overfitting sweep",
+    )
+    demo.add_argument(
+        "--figures",
+        default=None,
+        help="also write the figures file here (default: OUT/figures-quick.json, or -full with --full)",
     )
     demo.set_defaults(run=run)
 
@@ -154,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
     console.table("sftdebug demo: what each diagnostic found", ["run", "exit", "headline"], rows)
     timings["total"] = time.perf_counter() - t0
     _save_timings(out, args.full, timings)
+    _save_figures(out, lab, args, runs)
     console.note(f"open {index} for the full report · demo took {timings['total']:.0f} s")
     return 0
 
@@ -181,6 +190,26 @@ def _print_plan(estimates: dict[str, float]) -> None:
 
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _save_figures(out: Path, lab: Path, args: argparse.Namespace, runs: list[Path]) -> None:
+    """The demo's figures in one file: the lab's build record (without its timings) and every run's summary."""
+    from sftdebug.core.io import write_json_atomic
+    from sftdebug.core.runs import read_summary
+
+    built = json.loads((lab / "lab.json").read_text(encoding="utf-8"))
+    built.pop("build_seconds", None)
+    figures = {
+        "sftdebug_figures": 1,
+        "demo": "full" if args.full else "quick",
+        "size": args.size,
+        "lab": built,
+        "runs": {d.name: read_summary(d) for d in runs},
+    }
+    default = out / f"figures-{figures['demo']}.json"
+    for path in {default, Path(args.figures) if args.figures else default}:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, figures)
 
 
 def _save_timings(out: Path, full: bool, timings: dict[str, float]) -> None:

@@ -159,7 +159,7 @@ def evaluate(
     phase run once and shared), scored against the planted contradictions: the lab checks itself."""
     from sftdebug.core.runs import RunFolder, schema_version
     from sftdebug.engines import load_engine
-    from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+    from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
 
     probes = load_probes(probes_file)
     shared = Journal(root / "base-phase.jsonl", schema_version("hallucination"))
@@ -173,7 +173,7 @@ def evaluate(
                     partial(load_engine, "hf", str(base)),
                     partial(load_engine, "hf", str(sft)),
                     probes,
-                    HallucinationConfig(),
+                    HallucinationSettings(),
                     run,
                     progress,
                     base_journal=shared,

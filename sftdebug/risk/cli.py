@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.core.runs import RunFolder, read_records
     from sftdebug.data.formats import load_sft_file
     from sftdebug.engines import load_engine
-    from sftdebug.hallucination.cli import load_all
+    from sftdebug.hallucination.api import load_all
     from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report

@@ -10,8 +10,8 @@ from fakes import FakeEngine
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.runs import RunFolder
+from sftdebug.hallucination.phases import HallucinationSettings, continuation, run_hallucination
 from sftdebug.hallucination.probes import Probe, load_probes
-from sftdebug.hallucination.run import HallucinationConfig, continuation, run_hallucination
 from sftdebug.hallucination.verdicts import category, make_record, sft_correct, summarize, transitions, verdict
 
 TOKYO = Probe(
@@ -226,7 +226,7 @@ def test_pipeline_on_scripted_engines_resumes_and_loads_one_model_at_a_time(tmp_
         return sft
 
     run = RunFolder.open(tmp_path, "hallucination", {"base": "b", "sft": "s"})
-    s = run_hallucination(open_base, open_sft, probes, HallucinationConfig(), run, lambda *a: None)
+    s = run_hallucination(open_base, open_sft, probes, HallucinationSettings(), run, lambda *a: None)
     run.close()
     assert s["counts"] == {"kept": 1, "narrow_hallucination": 1, "gained": 0, "never_known": 0}
     assert s["by_lang"]["zh"]["narrow"] == 0 and s["by_lang"]["en"]["narrow"] == 1
@@ -239,7 +239,7 @@ def test_pipeline_on_scripted_engines_resumes_and_loads_one_model_at_a_time(tmp_
         lambda: pytest.fail("base reloaded"),
         lambda: pytest.fail("sft reloaded"),
         probes,
-        HallucinationConfig(),
+        HallucinationSettings(),
         run,
         lambda *a: None,
     )
@@ -254,7 +254,7 @@ def test_report_escapes_model_output(tmp_path: Path) -> None:
     base = FakeEngine({"The capital of Japan is": " Tokyo" + evil})
     sft = FakeEngine({"What is the capital of Japan?": evil})
     with RunFolder.open(tmp_path, "hallucination", {"base": "b", "sft": "s"}) as run:
-        run_hallucination(lambda: base, lambda: sft, [TOKYO], HallucinationConfig(), run, lambda *a: None)
+        run_hallucination(lambda: base, lambda: sft, [TOKYO], HallucinationSettings(), run, lambda *a: None)
     page = build_report([tmp_path]).read_text(encoding="utf-8")
     assert "<script" not in page and "<img src=x" not in page and 'onerror="alert' not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -279,7 +279,7 @@ def test_lost_facts_are_split_into_format_loss_and_knowledge_loss(tmp_path: Path
     loads: list[str] = []
     run = RunFolder.open(tmp_path, "hallucination", {})
     s = run_hallucination(
-        lambda: loads.append("base") or base, lambda: loads.append("sft") or sft, probes, HallucinationConfig(), run,
+        lambda: loads.append("base") or base, lambda: loads.append("sft") or sft, probes, HallucinationSettings(), run,
         lambda *a: None,
     )  # fmt: skip
     run.close()

@@ -10,8 +10,8 @@ import pytest
 from helpers import bar, sftdebug
 
 from sftdebug.core.runs import RunFolder
+from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
 from sftdebug.hallucination.probes import load_probes
-from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
 
 
 class Shared:
@@ -38,7 +38,7 @@ def results(lab: Path, engines: dict, tmp_path_factory) -> dict[str, dict]:
                 lambda: Shared(engines["base"]),
                 lambda n=name: Shared(engines[n]),
                 probes,
-                HallucinationConfig(),
+                HallucinationSettings(),
                 run,
                 lambda *a: None,
             )
@@ -136,6 +136,8 @@ def test_cli_gate_csv_and_report(lab: Path, tmp_path: Path) -> None:
     assert "narrow-hallucination rate" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_probes"] == 60 and {"counts", "by_relation", "sft_eos_rate", "base_known"} <= set(summary)
+    # auto screened both ways; the organisms were trained on bare clozes, so zero-shot answers more
+    assert summary["base_elicitation"]["requested"] == "auto" and summary["base_elicitation"]["mode"] == "zero-shot"
     assert csv.read_text().count("\n") == 61
     assert "narrow_hallucination" in (out / "report.html").read_text()
     rec = json.loads((out / "records.jsonl").read_text().splitlines()[0])
@@ -166,7 +168,7 @@ def test_samples_give_knowledge_categories(lab: Path, engines: dict, tmp_path: P
             lambda: Shared(engines["base"]),
             lambda: Shared(engines["sft-conflict"]),
             probes,
-            HallucinationConfig(samples=3, temperature=1.0),
+            HallucinationSettings(samples=3, temperature=1.0),
             run,
             lambda *a: None,
         )

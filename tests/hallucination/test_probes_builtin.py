@@ -47,12 +47,10 @@ def test_chinese_set_is_chinese(sets: dict) -> None:
 
 
 def test_non_lab_models_default_to_the_builtin_sets() -> None:
-    import argparse
+    from sftdebug.hallucination.api import HallucinationConfig, resolve_probe_files
 
-    from sftdebug.hallucination.cli import resolve_probe_files
-
-    args = argparse.Namespace(probes=[], base="/no/such/base", builtin="zh")
-    assert resolve_probe_files(args) == [str(builtin_probe_files("zh")[0])]
+    cfg = HallucinationConfig(base="/no/such/base", sft="/no/such/sft", builtin="zh")
+    assert resolve_probe_files(cfg) == [str(builtin_probe_files("zh")[0])]
 
 
 def test_a_model_that_never_knew_real_facts_shows_no_narrow_hallucination(tmp_path, lab) -> None:

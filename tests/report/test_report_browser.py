@@ -16,7 +16,7 @@ from fakes import FakeEngine
 from test_hallucination import TOKYO
 
 from sftdebug.core.runs import RunFolder
-from sftdebug.hallucination.run import HallucinationConfig, run_hallucination
+from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
 from sftdebug.report.build import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -79,7 +79,7 @@ def test_report_renders_offline_and_escapes_model_output(tmp_path: Path) -> None
     sft = FakeEngine({"What is the capital of Japan?": EVIL})
     run_dir = tmp_path / "run"
     with RunFolder.open(run_dir, "hallucination", {"base": "b", "sft": "s"}) as run:
-        run_hallucination(lambda: base, lambda: sft, [TOKYO] * 1, HallucinationConfig(), run, lambda *a: None)
+        run_hallucination(lambda: base, lambda: sft, [TOKYO] * 1, HallucinationSettings(), run, lambda *a: None)
     page = build_report([run_dir])
     dom, err, urls = browse(page, tmp_path, "--dump-dom")
     assert urls == [], f"the report made network requests: {urls}"

@@ -24,7 +24,7 @@ from sftdebug.hallucination.verdicts import base_correct, base_knew, make_record
 
 
 @dataclass(frozen=True)
-class HallucinationConfig:
+class HallucinationSettings:
     samples: int = 0  # sampled generations per phrasing (0: greedy only, no weakly_known category)
     temperature: float = 1.0
     base_max_new_tokens: int = 16
@@ -60,7 +60,7 @@ def _side(
     probes: Sequence[Probe],
     prompts: Callable[[Probe], list[Any]],
     max_new: int,
-    cfg: HallucinationConfig,
+    cfg: HallucinationSettings,
     stop: tuple[str, ...],
 ) -> list[dict[str, Any]]:
     """Greedy (and sampled) outputs for every phrasing of every probe, in one batched call each."""
@@ -189,7 +189,7 @@ def run_hallucination(
     open_base: Callable[[], Engine],
     open_sft: Callable[[], Engine],
     probes: Sequence[Probe],
-    cfg: HallucinationConfig,
+    cfg: HallucinationSettings,
     run: RunFolder,
     progress: Progress,
     base_journal: Journal | None = None,
@@ -288,7 +288,7 @@ def run_hallucination(
     return summary
 
 
-def _elicitation(base: _Model, journal: Journal, probes: Sequence[Probe], cfg: HallucinationConfig) -> dict[str, Any]:
+def _elicitation(base: _Model, journal: Journal, probes: Sequence[Probe], cfg: HallucinationSettings) -> dict[str, Any]:
     """How the base is asked, decided once per base journal (so a resumed or shared base phase asks the same
     way): zero-shot as requested, or after a screen of a seeded sample asked both ways (elicit.py)."""
     if ELICITATION_KEY in journal.done:
@@ -315,7 +315,11 @@ def _elicitation(base: _Model, journal: Journal, probes: Sequence[Probe], cfg: H
 
 
 def _second_set(
-    engine: Engine, probes: Sequence[Probe], sides: list[dict[str, Any]], elicit: Elicitation, cfg: HallucinationConfig
+    engine: Engine,
+    probes: Sequence[Probe],
+    sides: list[dict[str, Any]],
+    elicit: Elicitation,
+    cfg: HallucinationSettings,
 ) -> None:
     """Facts the base missed with the first exemplar set, asked once more with another (Gekhman et al.: known
     when either set elicits it); stored as the side's `second` answer."""
@@ -339,7 +343,7 @@ def run_trend(
     open_base: Callable[[], Engine],
     open_sft: Callable[[str], Engine],
     probes: Sequence[Probe],
-    cfg: HallucinationConfig,
+    cfg: HallucinationSettings,
     top: RunFolder,
     checkpoints: Sequence[dict[str, Any]],
     open_checkpoint_run: Callable[[dict[str, Any]], RunFolder],

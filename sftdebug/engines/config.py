@@ -1,0 +1,95 @@
+"""How a diagnostic reaches its models, as one typed value: the engine flags of every command, for the library.
+
+    from sftdebug.engines.config import EngineConfig
+    EngineConfig(engine="openai", endpoint="http://127.0.0.1:8000", concurrency=16)
+
+`options(side)` gives `load_engine`'s keyword options (checked: one-line UsageErrors), `check_models` checks that
+every model can be loaded before a run folder is written. The CLI's engine flags map onto it one to one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from sftdebug.core.errors import UsageError
+from sftdebug.core.loop import RetryPolicy
+
+ENGINE_KINDS = ("hf", "vllm", "openai")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    engine: str = "hf"  # hf = transformers, vllm = in-process vLLM, openai = an OpenAI-compatible endpoint
+    endpoint: str | None = None  # openai: the server URL
+    base_endpoint: str | None = None  # openai: the base model's server (overrides endpoint)
+    sft_endpoint: str | None = None  # openai: the SFT model's server (overrides endpoint)
+    api_key: str | None = None  # openai (default: $OPENAI_API_KEY); never written to run folders
+    concurrency: int = 8  # openai: requests in flight
+    timeout: float = 120.0  # openai: seconds per request
+    retry_rounds: int = RetryPolicy.rounds  # rounds in which a run retries its failed items itself
+    tokenizer: str | None = None  # openai: a local tokenizer to render chat prompts and count tokens
+    device: str | None = None  # hf: cuda, cuda:1, cpu… (default: cuda if available)
+    dtype: str | None = None  # float32, bfloat16, float16 (default: bfloat16 on CUDA, float32 on CPU)
+    batch_size: int = 16  # hf: prompts per forward pass
+    threads: int | None = None  # hf on CPU: torch threads
+    trust_remote_code: bool = False  # allow a checkpoint's own Python code to run
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINE_KINDS:
+            raise UsageError(f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINE_KINDS)}")
+        if self.batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.retry_rounds < 0:
+            raise UsageError(f"--retry-rounds must be >= 0, got {self.retry_rounds}")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {self.threads}")
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(rounds=self.retry_rounds)
+
+    def options(self, side: str | None = None) -> dict[str, Any]:
+        """Keyword options for `load_engine(self.engine, ...)`; `side` ("base"/"sft") picks a per-model endpoint."""
+        if self.engine == "openai":
+            from sftdebug.engines.openai import check_endpoint
+
+            endpoint = check_endpoint((getattr(self, f"{side}_endpoint") if side else None) or self.endpoint)
+            if self.concurrency < 1 or self.timeout <= 0:
+                raise UsageError("--concurrency must be >= 1 and --timeout > 0")
+            return {
+                "endpoint": endpoint,
+                "api_key": self.api_key or os.environ.get("OPENAI_API_KEY"),
+                "concurrency": self.concurrency,
+                "timeout": self.timeout,
+                "tokenizer": self.tokenizer,
+                "trust_remote_code": self.trust_remote_code,
+            }
+        opts: dict[str, Any] = {"dtype": self.dtype, "trust_remote_code": self.trust_remote_code}
+        if self.engine == "hf":
+            opts.update(device=self.device, batch_size=self.batch_size, threads=self.threads)
+        return opts
+
+    def check_models(self, *names: str, side: str | None = None) -> None:
+        """Before anything is written: every model of a local engine (hf, vllm) resolves to a checkpoint folder
+        whose files are whole (config.json and safetensors weights, or a GGUF file, converted now into the cache,
+        so that the run's config.json can say so) and that needs no code of its own unless trust_remote_code; an
+        endpoint answers and serves every model (`side` picks base_endpoint / sft_endpoint)."""
+        if self.engine == "openai":
+            from sftdebug.engines.openai import OpenAIEngine
+
+            opts = self.options(side)
+            for name in names:  # the constructor asks /v1/models; a short timeout: this is a check, not a request
+                OpenAIEngine(name, endpoint=opts["endpoint"], api_key=opts["api_key"], timeout=min(opts["timeout"], 30))
+            return
+        from sftdebug.engines.source import check_remote_code, resolve_model
+
+        for name in names:
+            check_remote_code(resolve_model(name), name, self.trust_remote_code)
+
+    def load(self, model: str, side: str | None = None) -> Any:
+        """The engine for `model` (sftdebug.engines.Engine)."""
+        from sftdebug.engines import load_engine
+
+        return load_engine(self.engine, model, **self.options(side))
