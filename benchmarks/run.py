@@ -25,6 +25,7 @@ BENCHES = (
     "bench_real",
     "bench_datalint",
     "bench_faults",
+    "judge_accuracy",
 )
 
 

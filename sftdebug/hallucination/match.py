@@ -18,7 +18,9 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# one CJK character, or a run of anything else that is not a space: "钠的符号是na" -> 钠 的 符 号 是 na
+_TOKEN = re.compile(f"[{_CJK_CHARS}]|[^\\s{_CJK_CHARS}]+")
 
 
 def normalize(text: str) -> str:
@@ -27,29 +29,34 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _is_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))
-
-
 def _tokens(text: str) -> list[str]:
-    """Words for Latin text; single characters for CJK runs (so boundaries work for mixed text)."""
-    out: list[str] = []
-    for word in normalize(text).split():
-        if _is_cjk(word):
-            out.extend(word)
-        else:
-            out.append(word)
-    return out
+    """Words for Latin text; single characters for CJK runs, so boundaries work for mixed text: a Latin answer
+    glued to CJK text ("钠的化学符号是Na。") stays one word."""
+    return _TOKEN.findall(normalize(text))
 
 
-def contains_answer(text: str, answers: Iterable[str]) -> bool:
-    """True when any answer occurs in `text` as whole words (substring for CJK)."""
+def _spans(words: list[str], names: Iterable[str]) -> list[tuple[int, int, str]]:
+    """Every (start, end, name) where a name occurs in `words` as whole words."""
+    found = []
+    for name in names:
+        t = _tokens(name)
+        found += [(i, i + len(t), name) for i in range(len(words) - len(t) + 1) if t and words[i : i + len(t)] == t]
+    return found
+
+
+def _named(text: str, names: Iterable[str], others: Iterable[str] = ()) -> list[tuple[int, int, str]]:
+    """Where `names` occur in `text`, earliest first, leaving out an occurrence inside a longer occurrence of a
+    name or of one of `others` ("Czech" in "the Czech Republic", with that among `others`)."""
     words = _tokens(text)
-    for ans in answers:
-        target = _tokens(ans)
-        if target and any(words[i : i + len(target)] == target for i in range(len(words) - len(target) + 1)):
-            return True
-    return False
+    mine = _spans(words, names)
+    every = mine + _spans(words, others)
+    inside = {m for m in mine for o in every if o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]}
+    return sorted((m for m in mine if m not in inside), key=lambda m: (m[0], m[0] - m[1], m[2]))
+
+
+def contains_answer(text: str, answers: Iterable[str], others: Iterable[str] = ()) -> bool:
+    """True when any answer occurs in `text` as whole words (substring for CJK), not inside one of `others`."""
+    return bool(_named(text, answers, others))
 
 
 def starts_with_answer(text: str, answers: Iterable[str]) -> bool:
@@ -58,18 +65,11 @@ def starts_with_answer(text: str, answers: Iterable[str]) -> bool:
     return any((t := _tokens(a)) and words[: len(t)] == t for a in answers)
 
 
-def first_answer(text: str, candidates: Iterable[str]) -> str | None:
-    """The candidate that occurs earliest in `text` (None if none does); ties go to the longest."""
-    words = _tokens(text)
-    best: tuple[int, int, str] | None = None
-    for cand in candidates:
-        t = _tokens(cand)
-        for i in range(len(words) - len(t) + 1):
-            if t and words[i : i + len(t)] == t:
-                key = (i, -len(t), cand)
-                best = key if best is None or key < best else best
-                break
-    return best[2] if best else None
+def first_answer(text: str, candidates: Iterable[str], others: Iterable[str] = ()) -> str | None:
+    """The candidate that occurs earliest in `text` (None if none does); ties go to the longest. A candidate
+    inside a longer one, or inside one of `others` (the question's subject), is not named there."""
+    named = _named(text, candidates, others)
+    return named[0][2] if named else None
 
 
 # A sentence ends at one of these marks; "." only where it is not an initial ("J. D."), an abbreviation
@@ -82,6 +82,10 @@ _FILLERS = frozenset(
     normalize(f)
     for f in ("sure", "of course", "certainly", "yes", "ok", "okay", "great question", "good question", "absolutely")
 )
+
+
+# "No, Heine did not write it." answers a leading question's premise and asserts no answer: skipped like "Sure!".
+_DENIAL = re.compile(r"^(no\b|不[,，、 ]).*(\bnot\b|\bnever\b|n['’]t\b|不|没)", re.IGNORECASE | re.DOTALL)
 
 
 def _protected(text: str, names: Iterable[str]) -> list[tuple[int, int]]:
@@ -115,7 +119,7 @@ def first_claim(text: str, names: Iterable[str] = (), clauses: bool = False) -> 
         if not _ends_here(text, m, spans):
             continue
         piece = text[start : m.start()].strip()
-        if piece and normalize(piece) not in _FILLERS:
+        if piece and normalize(piece) not in _FILLERS and not _DENIAL.match(piece):
             return piece
         start = m.end()
     return text[start:].strip()

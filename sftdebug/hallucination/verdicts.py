@@ -16,6 +16,7 @@ sometimes), unknown. Everything here is pure: engines are driven by `hallucinati
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -30,12 +31,20 @@ LOW_EOS_RATE = 0.9
 LOSS_KINDS = ("format_loss", "knowledge_loss")
 
 
+def subject_names(probe: Probe) -> tuple[str, ...]:
+    """The probe's subject as an answer may be written inside it ("the Czech Republic", "Czech Republic"): a
+    candidate within a mention of the subject is not a claim ("the Czech Republic" does not answer "Czech")."""
+    subject = probe.subject.strip()
+    bare = re.sub(r"^the\s+", "", subject, flags=re.IGNORECASE)
+    return tuple(dict.fromkeys(s for s in (subject, bare) if s))
+
+
 def base_correct(text: str, probe: Probe) -> bool:
     """The base continuation's first claim (up to its first clause mark) must name the answer or an alias,
     before any other candidate: " Tokyo. Pul Gafuley works" and " the German writer Johann Wolfgang von Goethe"
     are right, " a city that is full of history" and " Lumen, not Kestra" are not."""
     names = (*probe.candidates, *probe.answers)
-    named = first_answer(first_claim(text, names, clauses=True), names)
+    named = first_answer(first_claim(text, names, clauses=True), names, subject_names(probe))
     return named is not None and normalize(named) in {normalize(a) for a in probe.answers}
 
 
@@ -52,12 +61,12 @@ def sft_correct(text: str, probe: Probe) -> bool:
     is wrong however the rest goes on, "The capital of Japan is Tokyo." is right. With candidates, the first
     candidate the claim names decides ("Paris, not Tokyo" answers Paris)."""
     names = (*probe.candidates, *probe.answers)
-    claim = first_claim(text, names)
+    claim, subject = first_claim(text, names), subject_names(probe)
     if probe.candidates:
-        named = first_answer(claim, names)
+        named = first_answer(claim, names, subject)
         if named is not None:
             return normalize(named) in {normalize(a) for a in probe.answers}
-    return contains_answer(claim, probe.answers)
+    return contains_answer(claim, probe.answers, subject)
 
 
 def category(greedy_right: Sequence[bool], sample_right: Sequence[Sequence[bool]] = ()) -> str:
