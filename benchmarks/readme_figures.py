@@ -32,7 +32,7 @@ SOURCES = {
     "bench": ("benchmarks/results.md", "make bench"),
     "judge": ("benchmarks/judge.md", "benchmarks/judge_accuracy.py"),
 }
-MARK = re.compile(r"<!--f (?P<key>[^ ]+)(?: (?P<fmt>[\w-]+))?-->(?P<value>.*?)<!--/f-->", re.S)
+MARK = re.compile(r"<!--f (?P<key>\S+?)(?: (?P<fmt>[\w-]+))?-->(?P<value>.*?)<!--/f-->", re.S)
 
 
 def _pct(x: float, digits: int = 1) -> str:

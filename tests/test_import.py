@@ -11,6 +11,7 @@ HEAVY = ("torch", "transformers", "vllm")
 def test_import_and_help_do_not_load_heavy_modules() -> None:
     code = (
         "import sys, sftdebug, sftdebug.cli\n"
+        "from sftdebug.hallucination import HallucinationConfig, run\n"
         "sftdebug.cli.build_parser().format_help()\n"
         "try:\n    sftdebug.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
         f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
