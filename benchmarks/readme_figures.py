@@ -49,9 +49,14 @@ FORMATS: dict[str, Callable[[Any], str]] = {
     "f2": lambda x: f"{x:.2f}",
     "f3": lambda x: f"{x:.3f}",
     "ms": lambda x: f"{1000 * x:.2f} ms",  # seconds -> ms
+    "ms1": lambda x: f"{1000 * x:.1f} ms",
+    "msci": lambda v: f"[{1000 * v[0]:.2f}, {1000 * v[1]:.2f}]",  # an interval of seconds, in ms
+    "msci1": lambda v: f"[{1000 * v[0]:.1f}, {1000 * v[1]:.1f}]",
     "s": lambda x: f"{x:.0f} s",
+    "s1": lambda x: f"{x:.1f} s",
     "x": lambda x: f"{x:.1f}×",
     "str": str,
+    "list": lambda v: " / ".join(str(x) for x in v),  # a series of labels or counts
 }
 
 
@@ -98,7 +103,9 @@ def render(text: str, root: Path = ROOT) -> tuple[str, list[str]]:
         if source not in loaded:
             loaded[source] = _load(root / file)
         if loaded[source] is None:
-            problems.append(f"README.md:{line}: {file} is missing (written by `{command}`)")
+            missing = f"{file} is missing (written by `{command}`)"
+            if not any(p.endswith(missing) for p in problems):
+                problems.append(f"README.md:{line}: {missing}")
             return m[0]
         if file.endswith(".md"):
             if value not in loaded[source].get(path, ""):

@@ -8,7 +8,10 @@ Light on import (no torch, transformers or vllm): the engines and heavy modules 
 
 from __future__ import annotations
 
-from sftdebug.core.runs import load_run, read_records, read_summary
+from sftdebug.core.runs import SCHEMA_VERSIONS, load_run, read_records, read_summary
+from sftdebug.diagnostics import KINDS
+
+SCHEMA_VERSIONS.update({name: kind.schema for name, kind in KINDS.items()})
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "load_run", "read_records", "read_summary"]

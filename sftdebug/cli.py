@@ -18,23 +18,8 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from sftdebug.core.errors import EngineError, UsageError
+from sftdebug.diagnostics import DIAGNOSTICS
 
-# command -> the module that registers it (`register(subparsers)`). Each keeps its heavy imports inside its run
-# function, so building the whole parser for `sftdebug --help` stays instant.
-COMMANDS = {
-    "hallucination": "sftdebug.hallucination.cli",
-    "latency": "sftdebug.latency.cli",
-    "overfit": "sftdebug.overfit.cli",
-    "generate": "sftdebug.generate.cli",
-    "data": "sftdebug.data.cli",
-    "risk": "sftdebug.risk.cli",
-    "parity": "sftdebug.parity.cli",
-    "lab": "sftdebug.lab.cli",
-    "compare": "sftdebug.compare.cli",
-    "report": "sftdebug.report.cli",
-    "convert": "sftdebug.engines.cli",
-    "demo": "sftdebug.lab.demo",
-}
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
@@ -64,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="version", version=f"sftdebug {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS.values():
-        importlib.import_module(module).register(sub)
+    # each command module keeps its heavy imports inside its run function: the whole parser stays instant
+    for diagnostic in DIAGNOSTICS:
+        importlib.import_module(diagnostic.cli).register(sub)
     return parser
 
 

@@ -10,6 +10,7 @@ on any lab the recipe can produce?).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 from pathlib import Path
@@ -20,11 +21,13 @@ from sftdebug.core.numerics import pin
 
 pin()  # before torch is imported anywhere in the test session
 ROOT = Path(__file__).resolve().parents[1]
-# what shapes the lab, its calibration runs included (risk labels and hallucination verdicts it stores, through
-# the hf engine): a change to any of these rebuilds it
-LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "lab/layout.py", "data/*.py", "core/*.py",
-               "risk/*.py", "hallucination/*.py", "hallucination/builtin_probes/*", "engines/base.py",
-               "engines/hf.py", "engines/source.py"]  # fmt: skip
+# what shapes the lab, its calibration runs included (the risk labels and hallucination verdicts they store, made
+# through the hf engine): a change to any of these rebuilds it
+LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "lab/layout.py", "data/encode.py", "data/formats.py",
+               "core/chat.py", "core/numerics.py", "core/stats.py", "risk/labels.py", "risk/run.py",
+               "risk/summary.py", "hallucination/match.py", "hallucination/verdicts.py", "hallucination/elicit.py",
+               "hallucination/phases.py", "hallucination/probes.py", "engines/base.py", "engines/hf.py",
+               "engines/local.py"]  # fmt: skip
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -32,9 +35,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def _lab_key() -> str:
     h = hashlib.sha256()
-    for pattern in LAB_SOURCES:
-        for path in sorted((ROOT / "sftdebug").glob(pattern)):
-            h.update(path.name.encode() + path.read_bytes())
+    for name in LAB_SOURCES:
+        h.update(name.encode() + (ROOT / "sftdebug" / name).read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -45,8 +47,12 @@ def lab() -> Path:
     seed = int(os.environ.get("SFTDEBUG_LAB_SEED", "0"))
     suffix = "" if seed == 0 else f"-seed{seed}"
     root = ROOT / ".sftdebug-cache" / f"lab-test-{_lab_key()}{suffix}"
-    if not lab_is_built(root, "test"):
-        build_lab(root, "test", seed=seed)
+    root.parent.mkdir(exist_ok=True)
+    # one builder at a time: two test sessions (worktrees sharing the cache) wait for each other, not collide
+    with open(root.parent / f"{root.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not lab_is_built(root, "test"):
+            build_lab(root, "test", seed=seed)
     return root
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.loop import RetryPolicy
+from sftdebug.core.runs import default_out
+from sftdebug.engines.config import quiet_libraries
 
 if TYPE_CHECKING:
     from sftdebug.engines.config import EngineConfig
+
+__all__ = ["default_out", "quiet_libraries"]  # (their homes are core/runs.py and engines/config.py)
 
 
 def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_size: bool = True) -> None:
@@ -125,19 +127,6 @@ def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     g.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
-
-
-def default_out(kind: str) -> str:
-    return os.path.join("reports", kind, time.strftime("%Y%m%d-%H%M%S"))
-
-
-def quiet_libraries() -> None:
-    """transformers' own progress bars and advice would interleave with ours."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
 
 
 # What a gated metric is, which says what its limit may be: a share lies in [0, 1], a count is >= 0, a change

@@ -30,23 +30,17 @@ from sftdebug.core.loop import RetryPolicy
 if TYPE_CHECKING:
     import pandas as pd
 
-# The shape of each kind's records and summary.json, versioned per kind: bump a kind's number when its shape
-# changes. A run written by a newer sftdebug (a higher number) is refused in one line instead of misread.
-SCHEMA_VERSIONS: dict[str, int] = {
-    "hallucination": 1,
-    "hallucination_trend": 1,
-    "latency": 2,  # 2: robust TTFT fit, trust verdict, prediction band
-    "overfit": 1,
-    "overfit_sweep": 1,
-    "data": 1,
-    "risk": 1,
-    "generate": 1,
-    "parity": 1,
-}
+# The shape of each kind's records and summary.json, versioned per kind (declared with each diagnostic in
+# sftdebug/diagnostics.py, which fills this table when the package is imported: core imports nothing above it).
+SCHEMA_VERSIONS: dict[str, int] = {}
 CONFIG, RECORDS, SUMMARY = "config.json", "records.jsonl", "summary.json"
 # Argument names never written to disk: keys come from flags or the environment and stay there.
 SECRET_ARGS = frozenset({"api_key", "token", "hf_token", "password"})
 SECRET_FLAGS = tuple("--" + name.replace("_", "-") for name in sorted(SECRET_ARGS))
+
+
+def default_out(kind: str) -> str:
+    return os.path.join("reports", kind, time.strftime("%Y%m%d-%H%M%S"))
 
 
 def versions() -> dict[str, str]:

@@ -93,3 +93,12 @@ class EngineConfig:
         from sftdebug.engines import load_engine
 
         return load_engine(self.engine, model, **self.options(side))
+
+
+def quiet_libraries() -> None:
+    """transformers' own progress bars and advice would interleave with ours."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()

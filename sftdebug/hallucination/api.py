@@ -83,9 +83,9 @@ def load_all(files: Sequence[str]) -> list[Any]:
 
 def run(cfg: HallucinationConfig) -> HallucinationResult:
     """Run the base phase, the SFT phase(s) and the verdicts; write the run folder, its summary and report."""
-    from sftdebug.core.cliargs import default_out, quiet_libraries
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder, load_run
+    from sftdebug.core.runs import RunFolder, default_out, load_run
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
     from sftdebug.hallucination.trend import expand_checkpoints
     from sftdebug.report import terminal as console

@@ -16,26 +16,15 @@ from sftdebug.core.io import write_text_atomic
 from sftdebug.core.runs import read_config, read_records, read_summary
 from sftdebug.report.html import document, link, section, table
 
-# run kind -> the diagnostic's report module that renders it
-KINDS = {
-    "hallucination": "sftdebug.hallucination.report",
-    "hallucination_trend": "sftdebug.hallucination.trend_report",
-    "generate": "sftdebug.generate.report",
-    "data": "sftdebug.data.report",
-    "risk": "sftdebug.risk.report",
-    "parity": "sftdebug.parity.report",
-    "latency": "sftdebug.latency.report",
-    "overfit": "sftdebug.overfit.report",
-    "overfit_sweep": "sftdebug.overfit.report",
-}
-
 
 def section_module(kind: str) -> Any:
     """The kind's report module: its `render(config, summary, records) -> list[str]` (HTML parts) and
     `headline(summary) -> str` (one line for index pages)."""
+    from sftdebug.diagnostics import KINDS
+
     if kind not in KINDS:
         raise UsageError(f"no report section for runs of kind {kind!r}")
-    return importlib.import_module(KINDS[kind])
+    return importlib.import_module(KINDS[kind].report)
 
 
 def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
