@@ -13,8 +13,8 @@ from common import lab
 
 from sftdebug.core.runs import RunFolder
 from sftdebug.engines import load_engine
+from sftdebug.facts.probes import load_probes
 from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
-from sftdebug.hallucination.probes import load_probes
 
 N_PROBES = 200
 

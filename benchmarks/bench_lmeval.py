@@ -18,7 +18,7 @@ from pathlib import Path
 from common import lab, timed
 
 from sftdebug.core.runs import read_records
-from sftdebug.hallucination.probes import load_probes
+from sftdebug.facts.probes import load_probes
 from sftdebug.hallucination.verdicts import base_correct, sft_correct, verdict
 
 N_PROBES = 610

@@ -8,7 +8,7 @@ its English and Chinese forms, so both files hold the same facts with matching i
 `candidates` are the answer plus the fact's hand-curated distractors from `distractors.jsonl` (next to this
 script): confusable options of the same type (for a capital, the country's other large cities; for an author,
 writers of the same language and era), one form per language. Before anything is written the distractors are
-checked against the answer and its aliases with the judge of `sftdebug.hallucination.match`; a problem stops the
+checked against the answer and its aliases with the judge of `sftdebug.facts.match`; a problem stops the
 build with a message naming the probe id (see probes/README.md, "Distractors").
 
 A fact is `(en subject, zh subject, en answers, zh answers)`; answers are `"answer|alias|alias"`. The id key
@@ -32,10 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the judge of this checkout, also when run as a script
-from sftdebug.hallucination.match import contains_answer, normalize  # noqa: E402
+from sftdebug.facts.match import contains_answer, normalize  # noqa: E402
 
 # Written as package data of sftdebug.hallucination, so that a wheel install ships them.
-HERE = ROOT / "sftdebug" / "hallucination" / "builtin_probes"
+HERE = ROOT / "sftdebug" / "facts" / "builtin_probes"
 DISTRACTORS = Path(__file__).resolve().parent / "distractors.jsonl"
 MIN_DISTRACTORS = 4
 

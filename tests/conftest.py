@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # through the hf engine): a change to any of these rebuilds it
 LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "lab/layout.py", "data/encode.py", "data/formats.py",
                "core/chat.py", "core/numerics.py", "core/stats.py", "risk/labels.py", "risk/run.py",
-               "risk/summary.py", "hallucination/match.py", "hallucination/verdicts.py", "hallucination/elicit.py",
-               "hallucination/phases.py", "hallucination/probes.py", "engines/base.py", "engines/hf.py",
+               "risk/summary.py", "facts/match.py", "hallucination/verdicts.py", "hallucination/elicit.py",
+               "hallucination/phases.py", "facts/probes.py", "engines/base.py", "engines/hf.py",
                "engines/local.py"]  # fmt: skip
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network

@@ -2,7 +2,7 @@
 
 - `core/` imports nothing of sftdebug above it;
 - a diagnostic imports another diagnostic only through its public package (`sftdebug.hallucination`), never its
-  modules (`sftdebug.hallucination.match`);
+  modules (`sftdebug.facts.match`);
 - nothing below `lab/` imports `lab/`;
 - sftdebug/diagnostics.py declares every command once, and every run kind's report module renders it.
 
@@ -21,11 +21,9 @@ from sftdebug.diagnostics import DIAGNOSTICS, KINDS
 
 PKG = Path(sftdebug.__file__).parent
 DIAGNOSTIC_PACKAGES = {"hallucination", "latency", "overfit", "generate", "data", "risk", "parity", "compare"}
-SHARED = {"core", "engines", "report"}  # the layers every diagnostic may use
+SHARED = {"core", "engines", "facts", "report"}  # the layers every diagnostic may use
 KNOWN = {
-    ("data/lint.py", "sftdebug.hallucination.match"),
     ("overfit/evaluate.py", "sftdebug.hallucination.phases"),
-    ("overfit/evaluate.py", "sftdebug.hallucination.probes"),
     ("overfit/sweep.py", "sftdebug.data.formats"),
     ("overfit/sweep.py", "sftdebug.lab.layout"),
     ("overfit/sweep.py", "sftdebug.lab.train"),
@@ -35,12 +33,7 @@ KNOWN = {
     ("parity/sides.py", "sftdebug.data.encode"),
     ("parity/sides.py", "sftdebug.data.lint"),
     ("risk/cli.py", "sftdebug.data.formats"),
-    ("risk/cli.py", "sftdebug.hallucination.api"),
     ("risk/cli.py", "sftdebug.lab.layout"),
-    ("risk/labels.py", "sftdebug.hallucination.match"),
-    ("risk/labels.py", "sftdebug.hallucination.probes"),
-    ("risk/run.py", "sftdebug.hallucination.phases"),
-    ("risk/run.py", "sftdebug.hallucination.probes"),
     ("risk/write.py", "sftdebug.data.formats"),
     ("core/cliargs.py", "sftdebug.engines.config"),
     ("core/cliargs.py", "sftdebug.report"),

@@ -18,12 +18,12 @@ def test_wheel_install_finds_the_builtin_probes(tmp_path: Path) -> None:
     subprocess.run([*pip, "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(tmp_path)], check=True)
     [wheel] = tmp_path.glob("sftdebug-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "sftdebug/hallucination/builtin_probes/world_facts_en.jsonl" in names
-    assert "sftdebug/hallucination/builtin_probes/world_facts_zh.jsonl" in names
+    assert "sftdebug/facts/builtin_probes/world_facts_en.jsonl" in names
+    assert "sftdebug/facts/builtin_probes/world_facts_zh.jsonl" in names
     target = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", str(target), str(wheel)], check=True)
     code = (
-        "import sftdebug, sftdebug.hallucination.probes as p\n"
+        "import sftdebug, sftdebug.facts.probes as p\n"
         "files = p.builtin_probe_files('en,zh')\n"
         "print(sftdebug.__file__)\n"
         "print(sum(len(p.load_probes(f)) for f in files))\n"

@@ -22,7 +22,7 @@ from sftdebug.core.runs import RunFolder
 from sftdebug.data.checks import detect_domain
 from sftdebug.data.encode import IGNORE, Encoded, LossOn, encode_conversation, token_ids
 from sftdebug.data.formats import Row
-from sftdebug.hallucination.match import normalize
+from sftdebug.facts.match import normalize
 
 # Role and end-of-turn markers look like <|user|>, <start_of_turn>, </s>. [INST] is left out on purpose: some
 # families (Llama 2) spell it in plain pieces by design.

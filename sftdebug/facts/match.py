@@ -29,7 +29,7 @@ def normalize(text: str) -> str:
     return " ".join(text.split())
 
 
-def _tokens(text: str) -> list[str]:
+def words_of(text: str) -> list[str]:
     """Words for Latin text; single characters for CJK runs, so boundaries work for mixed text: a Latin answer
     glued to CJK text ("钠的化学符号是Na。") stays one word."""
     return _TOKEN.findall(normalize(text))
@@ -39,7 +39,7 @@ def _spans(words: list[str], names: Iterable[str]) -> list[tuple[int, int, str]]
     """Every (start, end, name) where a name occurs in `words` as whole words."""
     found = []
     for name in names:
-        t = _tokens(name)
+        t = words_of(name)
         found += [(i, i + len(t), name) for i in range(len(words) - len(t) + 1) if t and words[i : i + len(t)] == t]
     return found
 
@@ -47,7 +47,7 @@ def _spans(words: list[str], names: Iterable[str]) -> list[tuple[int, int, str]]
 def _named(text: str, names: Iterable[str], others: Iterable[str] = ()) -> list[tuple[int, int, str]]:
     """Where `names` occur in `text`, earliest first, leaving out an occurrence inside a longer occurrence of a
     name or of one of `others` ("Czech" in "the Czech Republic", with that among `others`)."""
-    words = _tokens(text)
+    words = words_of(text)
     mine = _spans(words, names)
     every = mine + _spans(words, others)
     inside = {m for m in mine for o in every if o[0] <= m[0] and m[1] <= o[1] and o[1] - o[0] > m[1] - m[0]}
@@ -61,8 +61,8 @@ def contains_answer(text: str, answers: Iterable[str], others: Iterable[str] = (
 
 def starts_with_answer(text: str, answers: Iterable[str]) -> bool:
     """True when `text` begins with an answer (after normalisation): the base-model cloze judgement."""
-    words = _tokens(text)
-    return any((t := _tokens(a)) and words[: len(t)] == t for a in answers)
+    words = words_of(text)
+    return any((t := words_of(a)) and words[: len(t)] == t for a in answers)
 
 
 def first_answer(text: str, candidates: Iterable[str], others: Iterable[str] = ()) -> str | None:

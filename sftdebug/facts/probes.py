@@ -8,6 +8,8 @@ Schema (probes/README.md in the repository): `id`, `cloze` (str or list), `quest
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -103,5 +105,32 @@ def builtin_probe_files(langs: str = "en,zh") -> list[Path]:
     for lang in langs.split(","):
         if lang not in BUILTIN:
             raise UsageError(f"no built-in probe set for language {lang!r} (have: {', '.join(BUILTIN)})")
-        files.append(Path(str(resources.files("sftdebug.hallucination") / "builtin_probes" / BUILTIN[lang])))
+        files.append(Path(str(resources.files("sftdebug.facts") / "builtin_probes" / BUILTIN[lang])))
     return files
+
+
+def load_probe_files(files: Sequence[str | Path]) -> list[Probe]:
+    """Every probe of every file, a probe id given twice being an error."""
+    probes: list[Probe] = []
+    seen: set[str] = set()
+    for f in files:
+        for p in load_probes(f):
+            if p.id in seen:
+                raise UsageError(f"{f}: probe id {p.id!r} also appears in an earlier probe file")
+            seen.add(p.id)
+            probes.append(p)
+    return probes
+
+
+def continuation(cloze: str, answer: str) -> str:
+    """The answer as the base would write it after the cloze: a space between words, none after CJK."""
+    last = cloze[-1:]
+    if not last or last.isspace() or unicodedata.east_asian_width(last) in ("W", "F"):
+        return answer
+    return " " + answer
+
+
+def statement(p: Probe) -> str:
+    """A solved cloze, one exemplar line."""
+    assert p.answer is not None
+    return p.cloze[0] + continuation(p.cloze[0], p.answer)

@@ -17,10 +17,10 @@ through its chat template, and every fact gets a verdict (`sftdebug hallucinatio
 
 from __future__ import annotations
 
+from sftdebug.facts.match import contains_answer, first_answer, first_claim, normalize, starts_with_answer
+from sftdebug.facts.probes import Probe, builtin_probe_files, load_probes
 from sftdebug.hallucination.api import HallucinationConfig, HallucinationResult, run
-from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize, starts_with_answer
 from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination, run_trend
-from sftdebug.hallucination.probes import Probe, builtin_probe_files, load_probes
 from sftdebug.hallucination.verdicts import CATEGORIES, VERDICTS, make_record, summarize, verdict
 
 __all__ = [

@@ -55,7 +55,7 @@ class HallucinationResult(RunResult):
 
 def resolve_probe_files(cfg: HallucinationConfig) -> list[str]:
     """The probes as given; else the lab's own probes for a lab model; else the built-in sets."""
-    from sftdebug.hallucination.probes import builtin_probe_files
+    from sftdebug.facts.probes import builtin_probe_files
     from sftdebug.lab.layout import LabLayout
 
     if cfg.probes:
@@ -66,26 +66,12 @@ def resolve_probe_files(cfg: HallucinationConfig) -> list[str]:
     return [str(p) for p in builtin_probe_files(cfg.builtin)]
 
 
-def load_all(files: Sequence[str]) -> list[Any]:
-    """Every probe of every file, a probe id given twice being an error."""
-    from sftdebug.core.errors import UsageError
-    from sftdebug.hallucination.probes import load_probes
-
-    probes, seen = [], set()
-    for f in files:
-        for p in load_probes(f):
-            if p.id in seen:
-                raise UsageError(f"{f}: probe id {p.id!r} also appears in an earlier probe file")
-            seen.add(p.id)
-            probes.append(p)
-    return probes
-
-
 def run(cfg: HallucinationConfig) -> HallucinationResult:
     """Run the base phase, the SFT phase(s) and the verdicts; write the run folder, its summary and report."""
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, default_out, load_run
     from sftdebug.engines.config import quiet_libraries
+    from sftdebug.facts.probes import load_probe_files
     from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
     from sftdebug.hallucination.trend import expand_checkpoints
     from sftdebug.report import terminal as console
@@ -98,7 +84,7 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
     if cfg.limit is not None and cfg.limit < 1:
         raise UsageError(f"--limit must be >= 1, got {cfg.limit}")
     files = resolve_probe_files(cfg)
-    probes = load_all(files)[: cfg.limit] if cfg.limit else load_all(files)
+    probes = load_probe_files(files)[: cfg.limit] if cfg.limit else load_probe_files(files)
     settings = HallucinationSettings(
         samples=cfg.samples,
         temperature=cfg.temperature,

@@ -15,12 +15,11 @@ bases few-shot does.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sftdebug.hallucination.match import normalize
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.match import normalize
+from sftdebug.facts.probes import Probe, statement
 
 MODES = ("auto", "few-shot", "zero-shot")
 SCREEN_SIZE = 64  # probes `auto` asks both ways; ties keep zero-shot (cheaper, and what the lab was trained on)
@@ -28,20 +27,6 @@ SCREEN_SIZE = 64  # probes `auto` asks both ways; ties keep zero-shot (cheaper, 
 
 def _order(salt: str, key: str) -> str:
     return hashlib.sha1(f"{salt}\0{key}".encode()).hexdigest()
-
-
-def continuation(cloze: str, answer: str) -> str:
-    """The answer as the base would write it after the cloze: a space between words, none after CJK."""
-    last = cloze[-1:]
-    if not last or last.isspace() or unicodedata.east_asian_width(last) in ("W", "F"):
-        return answer
-    return " " + answer
-
-
-def statement(p: Probe) -> str:
-    """A solved cloze, one exemplar line."""
-    assert p.answer is not None
-    return p.cloze[0] + continuation(p.cloze[0], p.answer)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from sftdebug.core.loop import pending, run_resumable
 from sftdebug.core.progress import Progress
 from sftdebug.core.runs import Journal, RunFolder
 from sftdebug.engines.base import Engine, GenerationRequest, Message, SamplingParams, ScoreRequest, ScoringUnsupported
-from sftdebug.hallucination.elicit import MODES, Elicitation, choose, continuation, screen_sample
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.probes import Probe, continuation
+from sftdebug.hallucination.elicit import MODES, Elicitation, choose, screen_sample
 from sftdebug.hallucination.verdicts import base_correct, base_knew, make_record, sft_correct, summarize, verdict
 
 

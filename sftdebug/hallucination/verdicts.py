@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sftdebug.core.stats import mean, wilson
-from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.match import contains_answer, first_answer, first_claim, normalize
+from sftdebug.facts.probes import Probe
 
 CATEGORIES = ("highly_known", "maybe_known", "weakly_known", "unknown")
 VERDICTS = ("kept", "narrow_hallucination", "gained", "never_known", "agree", "disagree")

@@ -360,8 +360,8 @@ def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress
 
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import load_engine
+    from sftdebug.facts.probes import load_probes
     from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
-    from sftdebug.hallucination.probes import load_probes
 
     names = [
         n for n in ("sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict", "sft-unknown") if n in models

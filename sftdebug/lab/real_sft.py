@@ -30,8 +30,8 @@ from sftdebug.core.io import write_json_atomic, write_jsonl
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import Journal
-from sftdebug.hallucination.match import normalize
-from sftdebug.hallucination.probes import Probe, builtin_probe_files, load_probes
+from sftdebug.facts.match import normalize
+from sftdebug.facts.probes import Probe, builtin_probe_files, load_probes
 from sftdebug.hallucination.verdicts import base_correct
 from sftdebug.lab.layout import MODEL_INFO
 

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.core.runs import RunFolder, read_records
     from sftdebug.data.formats import load_sft_file
     from sftdebug.engines import load_engine
-    from sftdebug.hallucination.api import load_all
+    from sftdebug.facts.probes import load_probe_files
     from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     turns = turns_of(rows)
     lab = LabLayout.of_model(args.base)
     probe_files = args.probes or ([str(lab.probes)] if lab and lab.probes.is_file() else [])
-    probes = load_all(probe_files) if probe_files else []
+    probes = load_probe_files(probe_files) if probe_files else []
     curve = _curve(args.calibration, lab)
     cfg = RiskConfig(shots=args.shots, exemplar_sets=args.exemplar_sets, samples=args.samples,
                      temperature=args.temperature, max_answer_words=args.max_answer_words, seed=args.seed)  # fmt: skip

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from sftdebug.hallucination.match import _tokens, contains_answer, first_answer, first_claim, normalize
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.match import contains_answer, first_answer, first_claim, normalize, words_of
+from sftdebug.facts.probes import Probe
 
 # riskiest first: a row takes the first of these that any of its turns has
 LABELS = ("conflicts", "unknown", "weakly_known", "maybe_known", "highly_known", "not_factual")
@@ -64,7 +64,7 @@ def turns_of(rows: Sequence[Any]) -> list[Turn]:
 
 def words(text: str) -> int:
     """Words, counting each CJK character as one (a Chinese answer has no spaces)."""
-    return len(_tokens(text))
+    return len(words_of(text))
 
 
 def is_fact(turn: Turn, max_answer_words: int) -> bool:
@@ -182,8 +182,8 @@ def on_topic(question: str, row_claim: str, base_claim: str) -> bool:
     in "Bron Parour plays the cello.") must be in the base's claim too: "Vu Lubailey plays the trumpet." is the
     base continuing the few-shot pattern with another person, not a belief about this one. (Exemplars are rows of
     the same file, so a base answers in the rows' own form: bare answers where rows are bare, nothing restated.)"""
-    restated = (set(_tokens(question)) & set(_tokens(row_claim))) - _FUNCTION
-    return restated <= set(_tokens(base_claim))
+    restated = (set(words_of(question)) & set(words_of(row_claim))) - _FUNCTION
+    return restated <= set(words_of(base_claim))
 
 
 def _split_shared(row: str, belief: str) -> Contest | None:

@@ -12,8 +12,7 @@ from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress
 from sftdebug.core.runs import RunFolder
 from sftdebug.engines.base import Engine, GenerationRequest, SamplingParams, ScoreRequest, ScoringUnsupported
-from sftdebug.hallucination.phases import continuation
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.probes import Probe, continuation
 from sftdebug.risk.labels import (
     Contest,
     Turn,

@@ -9,7 +9,7 @@ from helpers import bar
 
 from sftdebug.core.errors import UsageError
 from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest
-from sftdebug.hallucination.match import contains_answer, starts_with_answer
+from sftdebug.facts.match import contains_answer, starts_with_answer
 
 GREEDY = SamplingParams(max_new_tokens=6)
 

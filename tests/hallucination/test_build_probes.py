@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from sftdebug.hallucination.match import contains_answer, normalize
-from sftdebug.hallucination.probes import builtin_probe_files, load_probes
+from sftdebug.facts.match import contains_answer, normalize
+from sftdebug.facts.probes import builtin_probe_files, load_probes
 from sftdebug.hallucination.verdicts import base_correct, sft_correct
 
 SCRIPT = Path(__file__).resolve().parents[2] / "probes" / "build_probes.py"

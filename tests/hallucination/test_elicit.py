@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sftdebug.hallucination.elicit import Elicitation, choose, continuation, screen_sample, statement
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.probes import Probe, continuation, statement
+from sftdebug.hallucination.elicit import Elicitation, choose, screen_sample
 
 
 def _capital(country: str, city: str, i: int, lang: str = "en") -> Probe:

@@ -10,8 +10,8 @@ from fakes import FakeEngine
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.runs import RunFolder
+from sftdebug.facts.probes import Probe, load_probes
 from sftdebug.hallucination.phases import HallucinationSettings, continuation, run_hallucination
-from sftdebug.hallucination.probes import Probe, load_probes
 from sftdebug.hallucination.verdicts import category, make_record, sft_correct, summarize, transitions, verdict
 
 TOKYO = Probe(

@@ -10,8 +10,8 @@ import pytest
 from helpers import bar, sftdebug
 
 from sftdebug.core.runs import RunFolder
+from sftdebug.facts.probes import load_probes
 from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
-from sftdebug.hallucination.probes import load_probes
 
 
 class Shared:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.probes import Probe
 from sftdebug.hallucination.verdicts import base_correct, sft_correct
 
 TABLE = Path(__file__).with_name("judge_table.jsonl")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sftdebug.hallucination.match import contains_answer, first_answer, first_claim, normalize, starts_with_answer
+from sftdebug.facts.match import contains_answer, first_answer, first_claim, normalize, starts_with_answer
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from sftdebug.hallucination.probes import builtin_probe_files, load_probes
+from sftdebug.facts.probes import builtin_probe_files, load_probes
 
 
 @pytest.fixture(scope="module")

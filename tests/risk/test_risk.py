@@ -12,7 +12,7 @@ from helpers import bar, one_line_error, sftdebug
 from sftdebug.core.runs import read_records, read_summary
 from sftdebug.data.formats import load_sft_file
 from sftdebug.engines.base import Completion, GenerationRequest
-from sftdebug.hallucination.probes import Probe
+from sftdebug.facts.probes import Probe
 from sftdebug.risk.labels import Contest, Turn, closed_book, contested, exemplar_sets, label_turn, row_label, turns_of
 from sftdebug.risk.run import RiskConfig, screen_exemplars
 from sftdebug.risk.summary import predict_from_lab, predict_range
