@@ -23,6 +23,7 @@ BENCHES = (
     "bench_trend",
     "bench_risk",
     "bench_real",
+    "bench_stages",
     "bench_datalint",
     "bench_faults",
     "judge_accuracy",

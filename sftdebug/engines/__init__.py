@@ -12,6 +12,7 @@ from typing import Any
 from sftdebug.core.errors import UsageError
 from sftdebug.engines.base import (
     Completion,
+    Continued,
     Engine,
     EngineInfo,
     GenerationRequest,
@@ -45,6 +46,7 @@ def load_engine(kind: str, model: str, **options: Any) -> Engine:
 __all__ = [
     "ENGINES",
     "Completion",
+    "Continued",
     "Engine",
     "EngineInfo",
     "GenerationRequest",

@@ -17,9 +17,24 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from sftdebug.core.errors import EngineError
 
 Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Continued:
+    """A prompt whose answer has already begun: the engine renders `prompt` as usual, appends the answer and
+    generates what follows it (only engines whose `info.can_continue` is True take it). `answer_ids` are the
+    token ids the engine itself produced for `answer`; given, they are fed as they are, so that a greedy
+    continuation is what one longer greedy run would have produced (the decoded text, tokenized again, may
+    split differently at the seam). Without them `answer` is tokenized on its own."""
+
+    prompt: str | list[Message]
+    answer: str
+    answer_ids: tuple[int, ...] = ()
+
+
 # A prompt is raw text (continued as is: base models) or chat messages (rendered with the model's own
-# chat template plus the generation prompt: SFT models).
-Prompt = str | list[Message]
+# chat template plus the generation prompt: SFT models), or either with its answer begun (`Continued`).
+Prompt = str | list[Message] | Continued
 # "error": the request failed after retries (endpoint engines); callers record it as failed so that
 # `--resume` retries it, and never mistake it for a model answer.
 FinishReason = Literal["stop", "length", "error"]
@@ -126,6 +141,7 @@ class EngineInfo:
     device: str | None = None  # "cpu", or the GPU's name
     can_score: bool = True  # False: `score` raises ScoringUnsupported
     folder: str | None = None  # the local checkpoint folder, for steps that need the weights themselves
+    can_continue: bool = False  # True: prompts may be `Continued` (an answer resumed from its token ids)
 
 
 @runtime_checkable

@@ -104,6 +104,7 @@ class HFEngine(LocalEngine):
             bytes_per_param=torch.tensor([], dtype=self.dtype).element_size(),
             device=torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             folder=folder,
+            can_continue=True,
         )
 
     # --- prompts -------------------------------------------------------------------------------------
@@ -233,9 +234,18 @@ class HFEngine(LocalEngine):
                 raise UsageError(f"score request {i}: the prompt and the continuation must not be empty")
             self.check_length(len(prompt_ids) + len(cont_ids), i)
             items.append((i, prompt_ids, cont_ids))
-        items.sort(key=lambda it: len(it[1]) + len(it[2]))
         scores: list[Score | None] = [None] * len(requests)
-        for batch in self._score_batches(items):
+        groups: dict[tuple[int, ...], list[_ScoreItem]] = {}
+        for it in items:
+            groups.setdefault(tuple(it[1]), []).append(it)
+        # Candidates of one prompt (a probe's answers) share one prompt forward pass; lone prompts go in batches.
+        lone = [g[0] for g in groups.values() if len(g) == 1]
+        for group in (g for g in groups.values() if len(g) > 1):
+            for part in self._score_batches(group):
+                for (i, _, _), s in zip(part, self._score_shared(part), strict=True):
+                    scores[i] = s
+        lone.sort(key=lambda it: len(it[1]) + len(it[2]))
+        for batch in self._score_batches(lone):
             for (i, _, _), s in zip(batch, self._score_batch(batch), strict=True):
                 scores[i] = s
         return [s for s in scores if s is not None]
@@ -279,6 +289,40 @@ class HFEngine(LocalEngine):
             token_lp = logprobs[b, positions, targets].tolist()
             tokens = tuple(self.tokenizer.convert_ids_to_tokens(c))
             scores.append(Score(logprob=float(sum(token_lp)), token_logprobs=tuple(token_lp), tokens=tokens))
+        return scores
+
+    @torch.inference_mode()
+    def _score_shared(self, items: list[_ScoreItem]) -> list[Score]:
+        """Continuations of one prompt: the prompt is run once, its KV cache copied to each continuation, which
+        then runs alone (right-padded: a continuation's own positions never see the padding after it)."""
+        prompt = items[0][1]
+        out = self.model(input_ids=torch.tensor([prompt], device=self.device), use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # predicts every continuation's first token
+        width = max(len(c) for _, _, c in items)
+        rest_lp: torch.Tensor | None = None  # log-probs after each continuation's first tokens (when it has more)
+        if width > 1:
+            cache = out.past_key_values
+            cache.batch_repeat_interleave(len(items))
+            ids = torch.full((len(items), width - 1), self.pad_id, dtype=torch.long)
+            for b, (_, _, c) in enumerate(items):
+                ids[b, : len(c) - 1] = torch.tensor(c[:-1])
+            attn = torch.ones((len(items), len(prompt) + width - 1), dtype=torch.long)
+            pos = torch.arange(len(prompt), len(prompt) + width - 1).expand(len(items), -1)
+            rest = self.model(
+                input_ids=ids.to(self.device),
+                attention_mask=attn.to(self.device),
+                position_ids=pos.to(self.device),
+                past_key_values=cache,
+                use_cache=True,
+            ).logits
+            rest_lp = torch.log_softmax(rest.float(), dim=-1)
+        scores = []
+        for b, (_, _, c) in enumerate(items):
+            lps = [float(first[c[0]])]
+            if rest_lp is not None and len(c) > 1:
+                lps += rest_lp[b, torch.arange(len(c) - 1), torch.tensor(c[1:])].tolist()
+            tokens = tuple(self.tokenizer.convert_ids_to_tokens(c))
+            scores.append(Score(logprob=float(sum(lps)), token_logprobs=tuple(lps), tokens=tokens))
         return scores
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sftdebug.core.chat import render_chat, validate_messages
 from sftdebug.core.errors import UsageError
-from sftdebug.engines.base import EngineInfo, Prompt
+from sftdebug.engines.base import Continued, EngineInfo, Prompt
 
 
 class LocalEngine:
@@ -22,12 +22,18 @@ class LocalEngine:
     info: EngineInfo
 
     def render(self, prompt: Prompt) -> str:
+        if isinstance(prompt, Continued):
+            return self.render(prompt.prompt) + prompt.answer
         if isinstance(prompt, str):
             return prompt
         return render_chat(self.tokenizer, validate_messages(prompt))
 
     def encode(self, prompt: Prompt) -> list[int]:
-        """Token ids of a prompt (see the module docstring for special tokens)."""
+        """Token ids of a prompt (see the module docstring for special tokens). A `Continued` prompt is the ids of
+        its prompt, then its answer's own ids (or the answer tokenized on its own): as generation saw them."""
+        if isinstance(prompt, Continued):
+            answer = list(prompt.answer_ids) or (self.encode_continuation(prompt.answer) if prompt.answer else [])
+            return self.encode(prompt.prompt) + answer
         text = self.render(prompt)
         if not text:
             raise UsageError("empty prompt: give at least one character of text")

@@ -30,6 +30,7 @@ from sftdebug.core.chat import render_chat, validate_messages
 from sftdebug.core.errors import EngineError, UsageError
 from sftdebug.engines.base import (
     Completion,
+    Continued,
     EngineInfo,
     FinishReason,
     GenerationRequest,
@@ -235,6 +236,8 @@ class OpenAIEngine:
     # --- engine interface ----------------------------------------------------------------------------
 
     def render(self, prompt: Prompt) -> str:
+        if isinstance(prompt, Continued):
+            return self.render(prompt.prompt) + prompt.answer
         if isinstance(prompt, str):
             return prompt
         messages = validate_messages(prompt)
@@ -243,6 +246,8 @@ class OpenAIEngine:
         return json.dumps(messages, ensure_ascii=False)  # the server renders; this is for display only
 
     def _body(self, prompt: Prompt, p: SamplingParams, sample: int) -> tuple[str, dict[str, Any]]:
+        if isinstance(prompt, Continued):  # info.can_continue is False: callers regenerate instead
+            raise UsageError("an endpoint cannot continue a begun answer (Continued prompt): regenerate it")
         body: dict[str, Any] = {
             "model": self.name,
             "max_tokens": p.max_new_tokens,

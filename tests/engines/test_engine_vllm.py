@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers import sftdebug
 
-from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest, load_engine
+from sftdebug.engines import Continued, GenerationRequest, SamplingParams, ScoreRequest, load_engine
 from sftdebug.engines.vllm import vllm_available
 
 pytestmark = [
@@ -122,8 +122,9 @@ def test_served_endpoint_matches_transformers(served: str, engines: dict, probes
 
 
 def test_streaming_engine_times_every_token(lab: Path, engines: dict, probes: list[dict]) -> None:
-    engine = load_engine("vllm", str(lab / "base"), streaming=True)
+    engine = load_engine("vllm", str(lab / "base"), streaming=True, prefix_caching=False)  # as latency loads it
     try:
+        assert engine.llm.vllm_config.cache_config.enable_prefix_caching is False
         reqs = [
             GenerationRequest(p["cloze"][0], SamplingParams(max_new_tokens=12, ignore_eos=True)) for p in probes[:8]
         ]
@@ -202,3 +203,24 @@ def test_seeded_sampling_survives_chunked_prefill(lab: Path, probes: list[dict])
     finally:
         engine.close()
     assert [len(o) for o in out] == [3] * len(reqs) and not any(c.failed for o in out for c in o)
+
+
+def test_continued_answers_and_prefix_caching(lab: Path, engines: dict, probes: list[dict]) -> None:
+    """With prefix caching on (the default outside latency sweeps), a cut answer continued from its token ids goes
+    on as transformers' one longer greedy run does."""
+    engine = load_engine("vllm", str(lab / "sft-undertrained"))
+    try:
+        assert engine.llm.llm_engine.vllm_config.cache_config.enable_prefix_caching is True
+        asks = [[{"role": "user", "content": p["question"][0]}] for p in probes[:12]]
+        short = engine.generate([GenerationRequest(q, SamplingParams(max_new_tokens=16)) for q in asks])
+        cut = [(q, o[0]) for q, o in zip(asks, short, strict=True) if o[0].finish_reason == "length"]
+        assert len(cut) >= 6
+        more = engine.generate(
+            [GenerationRequest(Continued(q, c.text, c.token_ids), SamplingParams(24)) for q, c in cut]
+        )
+        whole = engines["sft-undertrained"].generate([GenerationRequest(q, SamplingParams(40)) for q, _ in cut])
+        for (_, c), m, w in zip(cut, more, whole, strict=True):
+            assert c.token_ids + m[0].token_ids == w[0].token_ids
+            assert m[0].finish_reason == w[0].finish_reason
+    finally:
+        engine.close()

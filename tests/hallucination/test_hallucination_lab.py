@@ -10,8 +10,10 @@ import pytest
 from helpers import bar, sftdebug
 
 from sftdebug.core.runs import RunFolder
+from sftdebug.engines import GenerationRequest, SamplingParams
 from sftdebug.facts.probes import load_probes
-from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
+from sftdebug.hallucination.phases import HallucinationSettings, chat_prompt, run_hallucination
+from sftdebug.hallucination.recheck import RECHECK_FACTOR, recheck_order
 
 
 class Shared:
@@ -42,7 +44,7 @@ def results(lab: Path, engines: dict, tmp_path_factory) -> dict[str, dict]:
                 run,
                 lambda *a: None,
             )
-            out[name] = {"summary": summary, "records": run.records()}
+            out[name] = {"summary": summary, "records": run.records(), "path": d}
     return out
 
 
@@ -110,6 +112,45 @@ def test_undertrained_is_reported_as_unable_to_stop(results: dict) -> None:
     assert s["sft_eos_rate"] < 0.3
     assert any("cannot stop" in w for w in s["warnings"])
     assert results["sft-healthy"]["summary"]["warnings"] == []
+
+
+def _journal(path: Path, name: str) -> dict[str, dict]:
+    lines = (path / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    return {r["key"]: r for r in map(json.loads, lines)}
+
+
+def test_continued_recheck_concludes_as_a_full_regeneration(lab: Path, engines: dict, results: dict) -> None:
+    """The eos recheck continues cut answers from their token ids, and only as many as its interval needs; the old
+    one regenerated up to 32 from scratch. Same finish per answer, same conclusion ("cannot stop" or "long
+    answers"), and the sequential interval lies on the side of 0.5 where the full sample's estimate is. (The lab's
+    other organisms stop within the budget; the "long answers" side is SmolLM2's, measured in benchmarks/.)"""
+    name = "sft-undertrained"
+    probes = {p.id: p for p in load_probes(lab / "probes.jsonl")}
+    path, summary = results[name]["path"], results[name]["summary"]
+    sft, eos = _journal(path, "sft"), _journal(path, "eos")
+    cfg = HallucinationSettings()
+    capped = recheck_order([probes[k] for k, side in sft.items() if side["finish"][0] == "length"])[: cfg.eos_recheck]
+    assert len(capped) == cfg.eos_recheck, "the undertrained organism runs on: the old recheck took 32"
+    assert eos and set(eos) <= {p.id for p in capped}, "the recheck samples a prefix of the same seeded order"
+    assert {r["budget"] for r in eos.values()} <= set(
+        range(cfg.sft_max_new_tokens + 1, RECHECK_FACTOR * cfg.sft_max_new_tokens + 1)
+    )
+    # the old way: every answer of the old sample (32) regenerated whole, with the budget the recheck had (the lab's
+    # context is 256 positions: 4x64 tokens do not always fit) or, beyond the sequential sample, the smallest
+    budget = {p.id: eos[p.id]["budget"] if p.id in eos else min(r["budget"] for r in eos.values()) for p in capped}
+    reqs = [GenerationRequest(chat_prompt(p, p.question[0], None), SamplingParams(budget[p.id])) for p in capped]
+    full = {p.id: o[0] for p, o in zip(capped, engines[name].generate(reqs), strict=True)}
+    for key, rec in eos.items():
+        assert (rec["finish"], rec["tokens"]) == (full[key].finish_reason, full[key].completion_tokens), key
+        assert rec["tail"] == (sft[key]["greedy"][0] + full[key].text)[-80:]
+    stops = summary["sft_stopping"]
+    full_rate = sum(c.finish_reason == "stop" for c in full.values()) / len(full)
+    assert (stops["recheck_stop_rate"] >= 0.5) == (full_rate >= 0.5)
+    lo, hi = stops["recheck_stop_ci95"]
+    if stops["recheck_rule"]["settled"]:
+        assert (lo > 0.5) == (full_rate >= 0.5) and (hi < 0.5) == (full_rate < 0.5)
+    assert hi < 0.5 and stops["recheck_rule"]["settled"], stops
+    assert stops["n_rechecked"] < len(capped), "a clear case needs fewer than the old 32"
 
 
 @pytest.mark.slow

@@ -1,0 +1,83 @@
+"""Where `sftdebug hallucination` spends its time on the real models: Gemma-3-270m base vs SmolLM2-135M-Instruct,
+100 built-in English probes, transformers engine. Each stage (base phase, SFT phase, SFT cloze, eos recheck) is
+timed from the progress callbacks the CLI turns into bars: from a stage's first report to its last, so a model's
+load falls between stages, in the whole command's time only. Needs `make real`.
+
+    .venv/bin/python benchmarks/bench_stages.py            # prints the markdown section
+    .venv/bin/python benchmarks/bench_stages.py --child ARGS  # one timed run in this process (JSON on stdout)
+
+Run it from another checkout (`PYTHONPATH=/path/to/other/checkout`) to compare two versions in the same conditions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+N_PROBES = 100
+
+
+def child(argv: list[str]) -> dict[str, Any]:
+    """Run the CLI in this process with timestamping progress callbacks; stage seconds and the whole command's."""
+    import sftdebug.report.terminal as term
+    from sftdebug.cli import main
+
+    stages: dict[str, list[float]] = {}
+
+    @contextlib.contextmanager
+    def timing_bars() -> Iterator[Any]:
+        def report(task: str, done: int, total: int, info: str = "") -> None:
+            now = time.perf_counter()
+            stages.setdefault(task.split(" (retry")[0], [now, now, 0])[1:] = [now, done]
+
+        yield report
+
+    term.progress_bars = timing_bars  # type: ignore[assignment]
+    t0 = time.perf_counter()
+    rc = main(argv)
+    total = time.perf_counter() - t0
+    return {"rc": rc, "total_s": total, "stages": {k: {"s": v[1] - v[0], "n": v[2]} for k, v in stages.items()}}
+
+
+def timed_stages(out: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    from sftdebug.lab.real import real_model
+
+    base, sft = real_model("gemma-3-270m"), real_model("smollm2-135m-instruct")
+    argv = ["hallucination", "--base", str(base), "--sft", str(sft), "--builtin", "en", "--limit", str(N_PROBES)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    cmd = [sys.executable, __file__, "--child", *argv, *extra, "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"stage run failed:\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run() -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        got = timed_stages(Path(tmp) / "run")
+        stops = json.loads((Path(tmp) / "run" / "summary.json").read_text())["sft_stopping"]
+    rows = [f"| {k} | {v['n']} | {v['s']:.0f} | {v['s'] / got['total_s']:.0%} |" for k, v in got["stages"].items()]
+    return (
+        f"## hallucination stage by stage: Gemma-3-270m base vs SmolLM2-135M-Instruct ({N_PROBES} built-in English "
+        "probes, transformers)\n\n| stage | items | seconds | share |\n|---|---|---|---|\n"
+        + "\n".join(rows)
+        + f"\n| whole command (model loads included) | | {got['total_s']:.0f} | 100% |\n\n"
+        f"eos recheck: {stops.get('n_rechecked', 0)} of {stops['n_cut_at_budget']} cut answers continued, "
+        f"{stops.get('recheck_stop_rate', 0):.0%} ended with eos (95% CI {stops.get('recheck_stop_ci95')}).\n"
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(child(sys.argv[2:])))
+    else:
+        print(run())
