@@ -1,12 +1,12 @@
 """`sftdebug generate`: one model over a prompt file, every completion recorded.
 
-prompts.py  pure: prompt files and the summary;  run.py  drives the engine
+prompts.py  pure: prompt files and the summary;  phases.py  drives the engine
 report.py   HTML section;  cli.py  the command
 """
 
 from __future__ import annotations
 
+from sftdebug.generate.phases import run_generate
 from sftdebug.generate.prompts import PromptItem, read_prompts, summarize
-from sftdebug.generate.run import run_generate
 
 __all__ = ["PromptItem", "read_prompts", "run_generate", "summarize"]

@@ -1,4 +1,4 @@
-"""`sftdebug generate`: one model over a prompt file, every completion recorded (see generate/run.py)."""
+"""`sftdebug generate`: one model over a prompt file, every completion recorded (see generate/phases.py)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import SamplingParams, load_engine
+    from sftdebug.generate.phases import run_generate
     from sftdebug.generate.prompts import PromptItem, read_prompts
-    from sftdebug.generate.run import run_generate
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 

@@ -404,7 +404,7 @@ def measure_risk(layout: LabLayout, curve: list[dict[str, Any]], probes: list[An
     from sftdebug.data.formats import load_sft_file
     from sftdebug.engines import load_engine
     from sftdebug.risk.labels import turns_of
-    from sftdebug.risk.run import RiskConfig, run_risk
+    from sftdebug.risk.phases import RiskConfig, run_risk
     from sftdebug.risk.summary import summarize
 
     folder = layout.root / "calibration"

@@ -1,7 +1,7 @@
 """Latency: generation time = b(prompt length) + k·output tokens, measured and fitted (`sftdebug latency`).
 
 fit.py     pure (numpy): the robust fit, intervals, hold-out check, what-if table, roofline
-run.py     drives an engine over the grid of prompt and output lengths
+measure.py drives an engine over the grid of prompt and output lengths
 report.py  HTML section and terminal view;  cli.py  the command
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sftdebug.latency.run import SweepConfig, run_sweep
+from sftdebug.latency.measure import SweepConfig, run_sweep
 
 _FIT = ("fit_latency", "predict", "roofline", "summarize", "what_if")
 

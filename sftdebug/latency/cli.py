@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import load_engine
+    from sftdebug.latency.measure import SweepConfig
     from sftdebug.latency.report import print_summary
-    from sftdebug.latency.run import SweepConfig
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
@@ -129,7 +129,7 @@ def _measure(
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder
     from sftdebug.latency.fit import summarize
-    from sftdebug.latency.run import run_sweep
+    from sftdebug.latency.measure import run_sweep
     from sftdebug.report import terminal as console
 
     limit = engine.info.max_positions

@@ -4,12 +4,12 @@ compare.py        pure: two token sequences aligned, each difference located and
 sides.py          the trainer's prompts (the data lint's encoding) and a tokenizer folder as a server loads it
 gguf_side.py      a GGUF's template and vocabulary as llama.cpp serves them (llama-cpp-python, else approximated)
 endpoint_side.py  a running server: vLLM /tokenize with messages, llama.cpp /apply-template + /tokenize
-run.py            ParityConfig -> run_parity -> ParityResult;  report.py  HTML + terminal;  cli.py  the command
+check.py          ParityConfig -> run_parity -> ParityResult;  report.py  HTML + terminal;  cli.py  the command
 """
 
 from __future__ import annotations
 
+from sftdebug.parity.check import ParityConfig, ParityResult, run_parity
 from sftdebug.parity.compare import KINDS, Difference, Region, Side, compare_prompt
-from sftdebug.parity.run import ParityConfig, ParityResult, run_parity
 
 __all__ = ["KINDS", "Difference", "ParityConfig", "ParityResult", "Region", "Side", "compare_prompt", "run_parity"]

@@ -66,8 +66,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sftdebug.core.cliargs import check_gates, default_out, parse_fail_above
+    from sftdebug.parity.check import ParityConfig, run_parity
     from sftdebug.parity.report import print_result
-    from sftdebug.parity.run import ParityConfig, run_parity
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from sftdebug.report.build import build_report
     from sftdebug.risk.labels import turns_of
     from sftdebug.risk.report import print_summary
-    from sftdebug.risk.run import RiskConfig, run_risk
+    from sftdebug.risk.phases import RiskConfig, run_risk
     from sftdebug.risk.summary import summarize
     from sftdebug.risk.write import rewrite
 

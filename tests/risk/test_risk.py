@@ -14,7 +14,7 @@ from sftdebug.data.formats import load_sft_file
 from sftdebug.engines.base import Completion, GenerationRequest
 from sftdebug.hallucination.probes import Probe
 from sftdebug.risk.labels import Contest, Turn, closed_book, contested, exemplar_sets, label_turn, row_label, turns_of
-from sftdebug.risk.run import RiskConfig, screen_exemplars
+from sftdebug.risk.phases import RiskConfig, screen_exemplars
 from sftdebug.risk.summary import predict_from_lab, predict_range
 
 CITY = Probe(
