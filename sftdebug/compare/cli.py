@@ -18,36 +18,17 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from sftdebug.compare.paired import GATE_METRICS, compare_runs
-    from sftdebug.compare.report import print_result, render_page
+    """The gates, the library call, the terminal view and the gates' exit code."""
+    from sftdebug.compare.api import CompareConfig
+    from sftdebug.compare.api import run as compare
+    from sftdebug.compare.paired import GATE_METRICS
+    from sftdebug.compare.report import print_result
     from sftdebug.core.cliargs import GateKind, check_gates, parse_fail_above
-    from sftdebug.core.errors import UsageError
-    from sftdebug.core.io import write_json_atomic, write_text_atomic
-    from sftdebug.core.runs import read_config, read_records, read_summary
     from sftdebug.report import terminal as console
 
     counts: dict[str, GateKind] = dict.fromkeys(GATE_METRICS, "count")
     gates = parse_fail_above(args.fail_above, counts)
-    runs = []
-    for folder in (args.run_a, args.run_b):
-        config = read_config(folder)
-        if config.get("kind") != "hallucination":
-            raise UsageError(f"{folder} is a {config.get('kind')} run, not a hallucination run")
-        read_summary(folder)  # a finished run with a readable summary (not a list, not torn), or one line
-        runs.append((config, read_records(folder)))
-    out = Path(args.out) if args.out else Path(args.run_b) / "compare.html"
-    if out.is_dir():
-        raise UsageError(f"--out {out}: is a folder; give the HTML file's path")
-    result = compare_runs(runs[0][1], runs[1][1])
-    result["run_a"], result["run_b"] = (
-        {"path": str(folder), "sft": config.get("args", {}).get("sft"), "base": config.get("args", {}).get("base")}
-        for folder, (config, _) in zip((args.run_a, args.run_b), runs, strict=True)
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out.with_suffix(".json"), result)
-    write_text_atomic(out, render_page(result))
-    print_result(result)
-    console.note(f"page: {out} · data: {out.with_suffix('.json')}")
-    return check_gates(gates, result)
+    result = compare(CompareConfig(run_a=args.run_a, run_b=args.run_b, out=args.out))
+    print_result(result.summary)
+    console.note(f"page: {result.page} · data: {result.data}")
+    return check_gates(gates, result.summary)

@@ -93,19 +93,6 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
     return EngineConfig(**{f.name: getattr(args, f.name) for f in fields(EngineConfig) if hasattr(args, f.name)})
 
 
-def engine_options(args: argparse.Namespace, side: str | None = None) -> dict[str, Any]:
-    """Keyword options for `load_engine(args.engine, ...)`; `side` ("base"/"sft") picks a per-model endpoint."""
-    return engine_config(args).options(side)
-
-
-def retry_policy(args: argparse.Namespace) -> RetryPolicy:
-    """The run's own retry rounds (`--retry-rounds`); commands without the flag get the default."""
-    rounds = getattr(args, "retry_rounds", RetryPolicy.rounds)
-    if rounds < 0:
-        raise UsageError(f"--retry-rounds must be >= 0, got {rounds}")
-    return RetryPolicy(rounds=rounds)
-
-
 def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:
     """`--fail-above METRIC=VALUE` (repeatable): exit 3 when a summary metric exceeds VALUE (see `check_gates`)."""
     p.add_argument(
@@ -115,11 +102,6 @@ def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:
         metavar="METRIC=VALUE",
         help=f"exit 3 when a summary metric exceeds VALUE, e.g. {example}",
     )
-
-
-def check_models(args: argparse.Namespace, *names: str, side: str | None = None) -> None:
-    """EngineConfig.check_models for the command's engine flags."""
-    engine_config(args).check_models(*names, side=side)
 
 
 def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:

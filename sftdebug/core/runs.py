@@ -18,7 +18,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,6 +261,17 @@ def _model_sources() -> dict[str, Any]:
     gguf = sys.modules.get("sftdebug.engines.gguf")
     converted = gguf.conversions() if gguf is not None else {}
     return {"gguf_conversions": converted} if converted else {}
+
+
+def recorded_args(cfg: Any, one_model: bool = False) -> dict[str, Any]:
+    """config.json's `args` for a diagnostic's config (a dataclass): its settings by their flag names, its `engine`
+    settings flattened in, as the command line records them (`one_model`: a command without per-model endpoints)."""
+    args = asdict(cfg)
+    engine = args.pop("engine", None) or {}
+    if one_model:
+        for name in ("base_endpoint", "sft_endpoint"):
+            engine.pop(name, None)
+    return {**args, **engine}
 
 
 def schema_version(kind: str) -> int:

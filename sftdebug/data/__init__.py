@@ -1,15 +1,20 @@
 """SFT data lint: a data file checked against the tokenizer and chat template training will use, before any
 GPU time is spent (`sftdebug data FILE --tokenizer MODEL`).
 
+    from sftdebug.data import DataConfig, run
+    result = run(DataConfig(file="reports/lab-test/sft_data.jsonl", tokenizer="reports/lab-test/sft-healthy"))
+
     formats.py  OpenAI messages, ShareGPT and alpaca rows as conversations (bad rows named and counted)
     encode.py   conversation -> input ids, labels and segments, as a correct trainer builds them
     lint.py     one record per row, and the template's own facts
     checks.py   pure: the checks over those records, and the summary
+    api.py      the public call: DataConfig in, DataResult out (checks, run folder, summary, report)
     report.py   HTML section and the loss-mask view;  cli.py  the command
 """
 
 from __future__ import annotations
 
+from sftdebug.data.api import DataConfig, DataResult, run
 from sftdebug.data.checks import run_checks, summarize
 from sftdebug.data.encode import IGNORE, Encoded, encode_conversation
 from sftdebug.data.formats import FORMATS, BadRow, Row, SFTData, load_sft_file
@@ -19,6 +24,8 @@ __all__ = [
     "FORMATS",
     "IGNORE",
     "BadRow",
+    "DataConfig",
+    "DataResult",
     "Encoded",
     "LintOptions",
     "Row",
@@ -26,6 +33,7 @@ __all__ = [
     "encode_conversation",
     "lint_rows",
     "load_sft_file",
+    "run",
     "run_checks",
     "summarize",
     "template_facts",

@@ -33,83 +33,31 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out
-    from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder
-    from sftdebug.data.formats import load_sft_file
-    from sftdebug.report import terminal as console
-    from sftdebug.report.build import build_report
-
-    if args.max_len < 1 or args.show < 0:
-        raise UsageError("--max-len must be >= 1 and --show >= 0")
-    if not 0 <= args.max_bad_rows <= 1:
-        raise UsageError(f"--max-bad-rows must be a share between 0 and 1, got {args.max_bad_rows}")
-    data = load_sft_file(args.file, args.format, args.domain_field)
-    out = args.out or default_out("data")
-    RunFolder.precheck(out, args.resume, args.overwrite)
-    tokenizer, folder = _load_tokenizer(args.tokenizer, args.trust_remote_code)
-    run_folder = RunFolder.open(
-        out,
-        "data",
-        vars(args),
-        resume=args.resume,
-        overwrite=args.overwrite,
-        identity=["file", "tokenizer", "format", "max_len", "loss_on", "train_on_prompt", "domain_field", "show"],
-    )
-    with run_folder:
-        summary, records = _lint(args, data, tokenizer, folder, run_folder)
-    _print(summary, records, out)
-    console.note(f"records: {out}/records.jsonl · report: {build_report([out])}")
-    return 1 if summary["n_fail"] else 0
-
-
-def _load_tokenizer(name: str, trust_remote_code: bool) -> tuple[Any, Any]:
-    from sftdebug.core.cliargs import quiet_libraries
-    from sftdebug.core.errors import UsageError
-    from sftdebug.engines.source import resolve_tokenizer
-
-    quiet_libraries()
-    from transformers import AutoTokenizer
-
-    folder = resolve_tokenizer(name)
-    try:
-        return AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code), folder
-    except Exception as exc:
-        raise UsageError(f"--tokenizer {name!r}: cannot load a tokenizer ({str(exc).splitlines()[0][:160]})") from exc
-
-
-def _lint(
-    args: argparse.Namespace, data: Any, tokenizer: Any, folder: Any, run_folder: Any
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from sftdebug.data.checks import run_checks, summarize
-    from sftdebug.data.lint import LintOptions, eos_ids, lint_rows, template_facts
+    """The flags as a DataConfig, the library call, the loss-mask view and checks, and the exit code."""
+    from sftdebug.data.api import DataConfig
+    from sftdebug.data.api import run as run_data
     from sftdebug.report import terminal as console
 
-    opts = LintOptions(max_len=args.max_len, loss_on=args.loss_on, train_on_prompt=args.train_on_prompt)
-    eos = eos_ids(tokenizer, folder)
-    facts = template_facts(tokenizer, sorted({m["role"] for r in data.rows for m in r.messages}), eos)
-    with console.progress_bars() as bar:
-        records = lint_rows(tokenizer, data.rows, eos, opts, run_folder, args.show, bar)
-    bad = [(b.where, b.reason) for b in data.bad]
-    checks = run_checks(
-        records,
-        facts,
-        max_len=opts.max_len,
-        loss_on=opts.loss_on,
-        train_on_prompt=opts.train_on_prompt,
-        by_field=args.domain_field is not None,
-        bad=bad,
-        max_bad_share=args.max_bad_rows,
-        unknown_roles=dict(data.unknown_roles),
+    result = run_data(
+        DataConfig(
+            file=args.file,
+            tokenizer=args.tokenizer,
+            format=args.format,
+            max_len=args.max_len,
+            loss_on=args.loss_on,
+            train_on_prompt=args.train_on_prompt,
+            domain_field=args.domain_field,
+            show=args.show,
+            max_bad_rows=args.max_bad_rows,
+            trust_remote_code=args.trust_remote_code,
+            out=args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+        )
     )
-    summary = {
-        **summarize(records, checks, len(bad)),
-        "format": data.format,
-        "template": facts,
-        "bad_rows": [{"row": w, "reason": why} for w, why in bad[:50]],
-    }
-    run_folder.write_summary(summary)
-    return summary, records
+    _print(result.summary, result.rows, str(result.path))
+    console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
+    return 1 if result.failed else 0
 
 
 def _print(summary: dict[str, Any], records: list[dict[str, Any]], out: str) -> None:

@@ -1,11 +1,11 @@
-"""`sftdebug generate`: one model over a prompt file, every completion recorded (see generate/run.py)."""
+"""`sftdebug generate`: one model over a prompt file, every completion recorded (see generate/phases.py)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args, retry_policy
+from sftdebug.core.cliargs import add_engine_args, add_run_args
 
 
 def register(sub: Any) -> None:
@@ -27,52 +27,33 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from contextlib import closing
-
-    from sftdebug.core.cliargs import check_models, default_out, engine_options, exit_code, quiet_libraries
-    from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder
-    from sftdebug.engines import SamplingParams, load_engine
-    from sftdebug.generate.prompts import PromptItem, read_prompts
-    from sftdebug.generate.run import run_generate
+    """The flags as a GenerateConfig, the library call, the first completions and the exit code."""
+    from sftdebug.core.cliargs import engine_config, exit_code
+    from sftdebug.core.runs import read_records
+    from sftdebug.generate.api import GenerateConfig
+    from sftdebug.generate.api import run as run_generate
     from sftdebug.report import terminal as console
-    from sftdebug.report.build import build_report
 
-    try:
-        params = SamplingParams(
+    result = run_generate(
+        GenerateConfig(
+            model=args.model,
+            prompts=args.prompts,
+            prompt=args.prompt,
+            chat=args.chat,
             max_new_tokens=args.max_new_tokens,
             temperature=args.temperature,
             top_p=args.top_p,
             n=args.n,
             seed=args.seed,
-            stop=tuple(args.stop),
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if args.prompts:
-        items = read_prompts(args.prompts)
-    else:
-        items = [PromptItem("0", [{"role": "user", "content": args.prompt}] if args.chat else args.prompt)]
-    out = args.out or default_out("generate")
-    RunFolder.precheck(out, args.resume, args.overwrite)
-    quiet_libraries()
-    check_models(args, args.model)
-    with closing(load_engine(args.engine, args.model, **engine_options(args))) as engine:
-        for it in items:  # pre-flight: a template or prompt error stops the run before anything is written
-            engine.render(it.prompt)
-        run_folder = RunFolder.open(
-            out,
-            "generate",
-            vars(args),
+            stop=args.stop,
+            engine=engine_config(args),
+            out=args.out,
             resume=args.resume,
             overwrite=args.overwrite,
-            identity=["model", "prompts", "prompt", "max_new_tokens", "temperature", "n", "seed"],
-            retry=retry_policy(args),
         )
-        with run_folder, console.progress_bars() as bar:
-            summary = run_generate(engine, items, params, run_folder, progress=bar)
-    rows = [[r["id"], r["sample"], r["text"], r["finish_reason"]] for r in run_folder.records()[:10]]
-    console.table(f"first completions ({out})", ["id", "sample", "text", "finish"], rows)
-    console.kv("summary", summary)
-    console.note(f"records: {out}/records.jsonl · report: {build_report([out])}")
-    return exit_code(summary, what="samples")
+    )
+    rows = [[r["id"], r["sample"], r["text"], r["finish_reason"]] for r in read_records(result.path)[:10]]
+    console.table(f"first completions ({result.path})", ["id", "sample", "text", "finish"], rows)
+    console.kv("summary", result.summary)
+    console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
+    return exit_code(result.summary, what="samples")

@@ -361,7 +361,7 @@ def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress
     from sftdebug.core.runs import RunFolder
     from sftdebug.engines import load_engine
     from sftdebug.facts.probes import load_probes
-    from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
+    from sftdebug.hallucination import HallucinationSettings, run_hallucination
 
     names = [
         n for n in ("sft-healthy", "sft-conflict-10", "sft-conflict-25", "sft-conflict", "sft-unknown") if n in models
@@ -399,13 +399,11 @@ def calibrate_risk(layout: LabLayout, models: dict[str, Any], progress: Progress
 
 def measure_risk(layout: LabLayout, curve: list[dict[str, Any]], probes: list[Any], progress: Progress) -> None:
     """`sftdebug risk` on each calibration point's training data (DIR/calibration/risk/<model>), its shares stored
-    in the point as "risk"."""
-    from sftdebug.core.runs import RunFolder, read_records
+    in the point as "risk". The risk diagnostic's own measurement (`sftdebug.risk.assess`), one base engine shared."""
+    from sftdebug.core.runs import RunFolder
     from sftdebug.data.formats import load_sft_file
     from sftdebug.engines import load_engine
-    from sftdebug.risk.labels import turns_of
-    from sftdebug.risk.run import RiskConfig, run_risk
-    from sftdebug.risk.summary import summarize
+    from sftdebug.risk import RiskSettings, assess
 
     folder = layout.root / "calibration"
     engine = load_engine("hf", str(layout.model("base")))
@@ -415,9 +413,7 @@ def measure_risk(layout: LabLayout, curve: list[dict[str, Any]], probes: list[An
             out = folder / "risk" / point["model"]
             args = {"base": str(layout.model("base")), "data": str(layout.data_of(point["model"]))}
             with RunFolder.open(out, "risk", args, overwrite=True) as run:
-                run_risk(engine, data.rows, turns_of(data.rows), probes, RiskConfig(), run, progress)
-                measured = summarize(read_records(run.path))
-                run.write_summary(measured)
+                measured = assess(engine, data, probes, RiskSettings(), run, progress)
             point["risk"] = {k: measured[k] for k in ("conflicts_share", "unknown_share", "risky_share")}
     finally:
         engine.close()

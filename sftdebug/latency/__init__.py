@@ -1,15 +1,20 @@
 """Latency: generation time = b(prompt length) + k·output tokens, measured and fitted (`sftdebug latency`).
 
-fit.py     pure (numpy): the robust fit, intervals, hold-out check, what-if table, roofline
-run.py     drives an engine over the grid of prompt and output lengths
-report.py  HTML section and terminal view;  cli.py  the command
+    from sftdebug.latency import LatencyConfig, run
+    result = run(LatencyConfig(model="reports/lab-test/base", prompt_lens=(8, 32, 128), output_lens=(1, 16, 64)))
+
+fit.py      pure (numpy): the robust fit, intervals, hold-out check, what-if table, roofline
+api.py      the public call: LatencyConfig in, LatencyResult out (checks, engine, run folder, summary)
+measure.py  drives an engine over the grid of prompt and output lengths
+report.py   HTML section and terminal view;  cli.py  the command
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sftdebug.latency.run import SweepConfig, run_sweep
+from sftdebug.latency.api import LatencyConfig, LatencyResult, run
+from sftdebug.latency.measure import SweepConfig, run_sweep
 
 _FIT = ("fit_latency", "predict", "roofline", "summarize", "what_if")
 
@@ -23,4 +28,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'sftdebug.latency' has no attribute {name!r}")
 
 
-__all__ = ["SweepConfig", "fit_latency", "predict", "roofline", "run_sweep", "summarize", "what_if"]
+__all__ = [
+    "LatencyConfig",
+    "LatencyResult",
+    "SweepConfig",
+    "fit_latency",
+    "predict",
+    "roofline",
+    "run",
+    "run_sweep",
+    "summarize",
+    "what_if",
+]

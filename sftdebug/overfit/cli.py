@@ -4,10 +4,9 @@ damage (see overfit/canary.py, factset.py, evaluate.py, sweep.py)."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args, retry_policy
+from sftdebug.core.cliargs import add_engine_args, add_run_args
 
 
 def _csv(kind: type) -> Any:
@@ -67,136 +66,79 @@ def _collateral_args(p: argparse.ArgumentParser, base_flag: bool = True) -> None
 
 
 def run_make(args: argparse.Namespace) -> int:
-    from sftdebug.core.errors import UsageError
-    from sftdebug.overfit.factset import make_dir
+    """`overfit make`: the flags as a FactSetConfig, the library call, one line."""
+    from sftdebug.overfit.api import FactSetConfig, make
     from sftdebug.report import terminal as console
 
-    if args.n_facts < 2 or args.repeats < 1 or not 0 <= args.control_share < 1:
-        raise UsageError("--n-facts must be >= 2, --repeats >= 1 and --control-share in [0, 1)")
-    info = make_dir(
-        Path(args.out),
-        args.n_facts,
-        [r.strip() for r in args.relations.split(",")],
-        args.repeats,
-        args.control_share,
-        args.seed,
+    fact_set = make(
+        FactSetConfig(
+            out=args.out,
+            n_facts=args.n_facts,
+            relations=[r.strip() for r in args.relations.split(",")],
+            repeats=args.repeats,
+            control_share=args.control_share,
+            seed=args.seed,
+        )
     )
     console.note(
-        f"fact set in {args.out}: {len(info['tokens'])} new tokens, {args.n_facts} facts "
+        f"fact set in {args.out}: {len(fact_set.info['tokens'])} new tokens, {args.n_facts} facts "
         f"({round(args.control_share * args.n_facts)} controls)"
     )
     return 0
 
 
-def _collateral(args: argparse.Namespace, base: str | None) -> Any:
-    from sftdebug.core.errors import UsageError
-    from sftdebug.overfit.evaluate import Collateral
-    from sftdebug.overfit.sweep import lab_defaults, reference_texts
-
-    if base is None:
-        return None
-    probes = args.probes or lab_defaults(base)[1]
-    if probes is None:
-        raise UsageError("--base is not a lab model: give --probes FILE for the narrow-hallucination rate")
-    return Collateral(base=base, probes=str(probes), reference=reference_texts(base, args.reference))
-
-
-def _open_model(args: argparse.Namespace) -> Any:
-    """model name -> an engine of the chosen kind (the evaluation's only door to models)."""
-    from sftdebug.core.cliargs import engine_options
-    from sftdebug.engines import load_engine
-
-    options = engine_options(args)
-    return lambda name: load_engine(args.engine, name, **options)
-
-
-def _reports(run_dir: Path) -> Path:
-    """report.html for an overfit evaluation folder and for its collateral hallucination sub-run."""
-    from sftdebug.report.build import build_report
-
-    if (run_dir / "collateral" / "summary.json").is_file():
-        build_report([run_dir / "collateral"])
-    return build_report([run_dir])
-
-
 def run_eval(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import check_models, default_out, engine_options, quiet_libraries
-    from sftdebug.core.runs import RunFolder
-    from sftdebug.overfit.evaluate import evaluate
-    from sftdebug.overfit.factset import load_dir
+    """`overfit eval`: the flags as an OverfitEvalConfig, the library call, the terminal view."""
+    from sftdebug.core.cliargs import engine_config
+    from sftdebug.overfit.api import OverfitEvalConfig
+    from sftdebug.overfit.api import run_eval as evaluate
     from sftdebug.overfit.report import print_eval
     from sftdebug.report import terminal as console
 
-    load_dir(Path(args.facts))  # validate before anything is written
-    collateral = _collateral(args, args.base)
-    out = args.out or default_out("overfit")
-    RunFolder.precheck(out, args.resume, args.overwrite)
-    quiet_libraries()
-    engine_options(args)  # its flags are checked now, not when the first model loads inside the run
-    check_models(args, args.model, *([args.base] if args.base else []))
-    with (
-        RunFolder.open(
-            out,
-            "overfit",
-            vars(args),
+    result = evaluate(
+        OverfitEvalConfig(
+            model=args.model,
+            facts=args.facts,
+            base=args.base,
+            probes=args.probes,
+            reference=args.reference,
+            engine=engine_config(args),
+            out=args.out,
             resume=args.resume,
             overwrite=args.overwrite,
-            identity=["model", "facts", "base"],
-            retry=retry_policy(args),
-        ) as run,
-        console.progress_bars() as bar,
-    ):
-        summary = evaluate(_open_model(args), args.model, Path(args.facts), run, bar, collateral)
-    print_eval(summary, out)
-    console.note(f"records: {out}/records.jsonl · report: {_reports(Path(out))}")
+        )
+    )
+    print_eval(result.summary, str(result.path))
+    console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
     return 0
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import default_out, engine_options, quiet_libraries
-    from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder
-    from sftdebug.engines.source import check_remote_code, resolve_model
-    from sftdebug.overfit.factset import make_dir
+    """`overfit run`: the flags as an OverfitConfig, the library call, the terminal view."""
+    from sftdebug.core.cliargs import engine_config
+    from sftdebug.overfit.api import OverfitConfig
+    from sftdebug.overfit.api import run as sweep
     from sftdebug.overfit.report import print_sweep
-    from sftdebug.overfit.sweep import lab_defaults, read_conversations, sweep
     from sftdebug.report import terminal as console
-    from sftdebug.report.build import build_report
 
-    if args.n_facts < 2 or args.batch_size < 1:
-        raise UsageError(f"--n-facts must be >= 2 and --batch-size >= 1 (got {args.n_facts}, {args.batch_size})")
-    sft_data = args.sft_data or lab_defaults(args.base)[0]
-    if sft_data is None:
-        raise UsageError("--base is not a lab model: give --sft-data FILE (messages or alpaca rows)")
-    convs = read_conversations(Path(sft_data))
-    collateral = _collateral(args, args.base)
-    out = Path(args.out or default_out("overfit"))
-    RunFolder.precheck(out, args.resume, args.overwrite)
-    quiet_libraries()
-    check_remote_code(resolve_model(args.base), args.base, args.trust_remote_code)  # trained here, whatever the engine
-    engine_options(args)  # the evaluation engine's flags, checked before the run folder exists
-    with (
-        RunFolder.open(
-            out,
-            "overfit_sweep",
-            vars(args),
+    result = sweep(
+        OverfitConfig(
+            base=args.base,
+            sft_data=args.sft_data,
+            facts=args.facts,
+            n_facts=args.n_facts,
+            epochs=args.epochs,
+            lrs=args.lrs,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            probes=args.probes,
+            reference=args.reference,
+            engine=engine_config(args),  # its batch size is --batch-size too, as the evaluation always had it
+            out=args.out,
             resume=args.resume,
             overwrite=args.overwrite,
-            identity=["base", "sft_data", "facts", "n_facts", "seed"],
-            retry=retry_policy(args),
-        ) as top,
-        console.progress_bars() as bar,
-    ):
-        facts_dir = Path(args.facts) if args.facts else out / "facts"
-        if not args.facts and not (facts_dir / "tokens.json").is_file():
-            make_dir(facts_dir, args.n_facts, ("likes", "mentors"), 3, 0.2, args.seed)
-        settings = [(e, lr) for lr in args.lrs for e in args.epochs]
-        summary = sweep(
-            _open_model(args), args.base, facts_dir, convs, settings, top, collateral, args.batch_size, args.seed, bar
         )
-        top.write_summary(summary)
-    for setting in summary["settings"]:
-        _reports(out / setting["key"])
-    print_sweep(summary, str(out))
-    console.note(f"report: {build_report([out])}")
+    )
+    print_sweep(result.summary, str(result.path))
+    console.note(f"report: {result.report}")
     return 0

@@ -65,39 +65,40 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import check_gates, default_out, parse_fail_above
+    """The flags as a ParityConfig, the library call, the terminal view and the exit code."""
+    from sftdebug.core.cliargs import check_gates, parse_fail_above
+    from sftdebug.parity.api import ParityConfig
+    from sftdebug.parity.api import run as run_parity
     from sftdebug.parity.report import print_result
-    from sftdebug.parity.run import ParityConfig, run_parity
     from sftdebug.report import terminal as console
-    from sftdebug.report.build import build_report
 
     gates = parse_fail_above(args.fail_above, GATES)
-    config = ParityConfig(
-        data=args.data,
-        tokenizer=args.tokenizer,
-        out=args.out or default_out("parity"),
-        serve_tokenizer=args.serve_tokenizer,
-        serve_gguf=args.serve_gguf,
-        endpoint=args.endpoint,
-        model=args.model,
-        format=args.format,
-        template=args.template,
-        serve_template=args.serve_template,
-        serve_encoding=args.serve_encoding,
-        gguf_engine=args.gguf_engine,
-        gguf_template=args.gguf_template,
-        api_key=args.api_key,
-        timeout=args.timeout,
-        limit=args.limit,
-        show=args.show,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        trust_remote_code=args.trust_remote_code,
+    result = run_parity(
+        ParityConfig(
+            data=args.data,
+            tokenizer=args.tokenizer,
+            out=args.out,
+            serve_tokenizer=args.serve_tokenizer,
+            serve_gguf=args.serve_gguf,
+            endpoint=args.endpoint,
+            model=args.model,
+            format=args.format,
+            template=args.template,
+            serve_template=args.serve_template,
+            serve_encoding=args.serve_encoding,
+            gguf_engine=args.gguf_engine,
+            gguf_template=args.gguf_template,
+            api_key=args.api_key,
+            timeout=args.timeout,
+            limit=args.limit,
+            show=args.show,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            trust_remote_code=args.trust_remote_code,
+        )
     )
-    with console.progress_bars() as bar:
-        result = run_parity(config, bar)
-    print_result(result.summary, result.records, str(result.out))
-    console.note(f"records: {result.out}/records.jsonl · report: {build_report([result.out])}")
+    print_result(result.summary, result.rows, str(result.path))
+    console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
     summary = result.summary
     if summary["rows_skipped"]:
         first = summary["skipped"][0]

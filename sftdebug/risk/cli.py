@@ -4,14 +4,11 @@ any training: rows it would have to unlearn (conflicts) or learn from nothing (u
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, retry_policy
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args
+from sftdebug.risk.api import DROPPABLE
 
-IDENTITY = ["base", "data", "format", "probes", "shots", "exemplar_sets", "samples", "temperature", "seed",
-            "max_answer_words", "limit"]  # fmt: skip
-DROPPABLE = ("conflicts", "unknown", "weakly_known")
 # what --fail-above may gate (top-level in summary.json), and what kind of number each is
 GATES: dict[str, GateKind] = {
     "conflicts_share": "share",
@@ -53,104 +50,44 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import (
-        check_models,
-        default_out,
-        engine_options,
-        exit_code,
-        parse_fail_above,
-        quiet_libraries,
-    )
-    from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder, read_records
-    from sftdebug.data.formats import load_sft_file
-    from sftdebug.engines import load_engine
-    from sftdebug.facts.probes import load_probe_files
-    from sftdebug.lab.layout import LabLayout
+    """The flags as a RiskConfig, the library call, the terminal summary and the exit code."""
+    from sftdebug.core.cliargs import engine_config, exit_code, parse_fail_above
     from sftdebug.report import terminal as console
-    from sftdebug.report.build import build_report
-    from sftdebug.risk.labels import turns_of
+    from sftdebug.risk.api import RiskConfig, drop_labels
+    from sftdebug.risk.api import run as run_risk
     from sftdebug.risk.report import print_summary
-    from sftdebug.risk.run import RiskConfig, run_risk
-    from sftdebug.risk.summary import summarize
-    from sftdebug.risk.write import rewrite
 
     gates = parse_fail_above(args.fail_above, GATES)
-    for flag, value, low in (("--shots", args.shots, 1), ("--exemplar-sets", args.exemplar_sets, 1),
-                             ("--samples", args.samples, 0), ("--max-answer-words", args.max_answer_words, 1),
-                             ("--limit", args.limit if args.limit is not None else 1, 1)):  # fmt: skip
-        if value < low:
-            raise UsageError(f"{flag} must be >= {low}, got {value}")
-    if args.temperature <= 0:
-        raise UsageError(f"--temperature must be > 0, got {args.temperature}")
-    drop = {d.strip() for d in args.drop.split(",") if d.strip()}
-    if not drop or drop - set(DROPPABLE):
-        raise UsageError(f"--drop {args.drop!r}: expected a comma list of {', '.join(DROPPABLE)}")
-    for flag, path in (("--write-filtered", args.write_filtered), ("--write-relabelled", args.write_relabelled)):
-        if path and os.path.abspath(path) == os.path.abspath(args.data):
-            raise UsageError(f"{flag} {path}: would overwrite the input data")
-        if path and os.path.isdir(path):
-            raise UsageError(f"{flag} {path}: is a folder; give a file path")
-    data = load_sft_file(args.data, args.format, args.domain_field)
-    rows = data.rows[: args.limit] if args.limit else data.rows
-    turns = turns_of(rows)
-    lab = LabLayout.of_model(args.base)
-    probe_files = args.probes or ([str(lab.probes)] if lab and lab.probes.is_file() else [])
-    probes = load_probe_files(probe_files) if probe_files else []
-    curve = _curve(args.calibration, lab)
-    cfg = RiskConfig(shots=args.shots, exemplar_sets=args.exemplar_sets, samples=args.samples,
-                     temperature=args.temperature, max_answer_words=args.max_answer_words, seed=args.seed)  # fmt: skip
-    out = args.out or default_out("risk")
-    RunFolder.precheck(out, args.resume, args.overwrite)
-    quiet_libraries()
-    options = engine_options(args)
-    check_models(args, args.base)
-    config = {**vars(args), "probes": probe_files, "format": data.format}
-    with RunFolder.open(
-        out, "risk", config, resume=args.resume, overwrite=args.overwrite, identity=IDENTITY, retry=retry_policy(args)
-    ) as run:
-        engine = load_engine(args.engine, args.base, **options)
-        try:
-            with console.progress_bars() as bar:
-                meta = run_risk(engine, rows, turns, probes, cfg, run, bar)
-        finally:
-            engine.close()
-        records = read_records(run.path)
-        summary = summarize(records, curve)
-        summary["n_bad_rows"] = len(data.bad)
-        summary["n_retried"] = len(run.retried())
-        summary["n_probes_matched"] = sum(1 for r in records for t in r["turns"] if t.get("probe_id"))
-        summary["warnings"] = meta["warnings"]
-        if "exemplars" in meta:
-            summary["exemplars"] = meta["exemplars"]
-        if data.bad:
-            summary["warnings"].append(
-                f"{len(data.bad)} rows could not be read (first: {data.bad[0].where}: {data.bad[0].reason})"
-            )
-        run.write_summary(summary)
-    for path, relabel in ((args.write_filtered, None), (args.write_relabelled, args.relabel_text)):
-        if path:
-            n = rewrite(args.data, data.format, path, records, drop, relabel)
-            console.note(
-                f"{path}: {'relabelled' if relabel else 'dropped'} {n} {'turns' if relabel else 'rows'} ({', '.join(sorted(drop))})"
-            )
-    report = build_report([out])
-    print_summary(summary, out)
-    console.note(f"records: {out}/records.jsonl · report: {report}")
-    return exit_code(summary, gates, "rows")
-
-
-def _curve(calibration: str | None, lab: Any) -> list[dict[str, Any]]:
-    """The measured curve of --calibration LAB (or of the base's own lab); [] when there is none."""
-    import json
-    from pathlib import Path
-
-    from sftdebug.core.errors import UsageError
-    from sftdebug.lab.layout import LabLayout
-
-    layout = LabLayout(Path(calibration)) if calibration else lab
-    if layout is None:
-        return []
-    if not layout.info.is_file():
-        raise UsageError(f"--calibration {calibration}: not a lab folder (no lab.json)")
-    return json.loads(layout.info.read_text(encoding="utf-8")).get("risk_calibration", [])
+    result = run_risk(
+        RiskConfig(
+            base=args.base,
+            data=args.data,
+            format=args.format,
+            domain_field=args.domain_field,
+            probes=args.probes,
+            shots=args.shots,
+            exemplar_sets=args.exemplar_sets,
+            samples=args.samples,
+            temperature=args.temperature,
+            max_answer_words=args.max_answer_words,
+            seed=args.seed,
+            limit=args.limit,
+            calibration=args.calibration,
+            write_filtered=args.write_filtered,
+            write_relabelled=args.write_relabelled,
+            drop=args.drop,
+            relabel_text=args.relabel_text,
+            engine=engine_config(args),
+            out=args.out,
+            resume=args.resume,
+            overwrite=args.overwrite,
+        )
+    )
+    drop = ", ".join(drop_labels(args.drop))
+    if result.dropped is not None:
+        console.note(f"{args.write_filtered}: dropped {result.dropped} rows ({drop})")
+    if result.relabelled is not None:
+        console.note(f"{args.write_relabelled}: relabelled {result.relabelled} turns ({drop})")
+    print_summary(result.summary, str(result.path))
+    console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
+    return exit_code(result.summary, gates, "rows")

@@ -14,7 +14,11 @@ from sftdebug.core.runs import read_records, read_summary
 from sftdebug.data.checks import detect_domain
 from sftdebug.data.formats import load_sft_file
 
-REALDATA = Path(__file__).resolve().parents[3] / "shared" / "realdata"
+# shared/realdata beside the checkout (CI, /work/main), or beside an ancestor (a worktree under /work/wt)
+REALDATA = next(
+    (p / "shared" / "realdata" for p in Path(__file__).resolve().parents[3:] if (p / "shared" / "realdata").is_dir()),
+    Path(__file__).resolve().parents[3] / "shared" / "realdata",
+)
 ANIMALS = ["fox", "owl", "hare", "wolf", "bear", "crow", "deer", "lynx"]
 PLACES = ["river", "forest", "valley", "meadow", "harbour"]
 

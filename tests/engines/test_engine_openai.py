@@ -15,8 +15,8 @@ from sftdebug.core.loop import NO_RETRY, RetryPolicy
 from sftdebug.core.runs import RunFolder
 from sftdebug.engines import GenerationRequest, SamplingParams, ScoreRequest
 from sftdebug.engines.openai import OpenAIEngine, ScoringUnsupported
+from sftdebug.generate.phases import run_generate
 from sftdebug.generate.prompts import PromptItem
-from sftdebug.generate.run import run_generate
 
 CHAT = [{"role": "user", "content": "Where does Ros Mukin live?"}]
 

@@ -14,7 +14,7 @@ from sftdebug.data.formats import load_sft_file
 from sftdebug.engines.base import Completion, GenerationRequest
 from sftdebug.facts.probes import Probe
 from sftdebug.risk.labels import Contest, Turn, closed_book, contested, exemplar_sets, label_turn, row_label, turns_of
-from sftdebug.risk.run import RiskConfig, screen_exemplars
+from sftdebug.risk.phases import RiskSettings, screen_exemplars
 from sftdebug.risk.summary import predict_from_lab, predict_range
 
 CITY = Probe(
@@ -125,10 +125,10 @@ def test_exemplars_are_rows_the_base_agrees_with() -> None:
     """Rows that contradict the base never serve as exemplars (they would teach it to accept wrong answers)."""
     turns = [Turn(i, f"d.jsonl:{i + 1}", 0, f"Question {i}?", f"Answer{i}") for i in range(10)]
     table = {t.question: t.answer if t.row < 6 else "Other" for t in turns}
-    pool, info = screen_exemplars(_Knows(table), turns, RiskConfig(shots=2))  # type: ignore[arg-type]
+    pool, info = screen_exemplars(_Knows(table), turns, RiskSettings(shots=2))  # type: ignore[arg-type]
     assert {t.row for t in pool} == set(range(6))
     assert info == {"screened": 10, "agreed": 6, "pool": "rows the base agrees with"}
-    pool, info = screen_exemplars(_Knows(dict.fromkeys(table, "Other")), turns, RiskConfig(shots=2))  # type: ignore[arg-type]
+    pool, info = screen_exemplars(_Knows(dict.fromkeys(table, "Other")), turns, RiskSettings(shots=2))  # type: ignore[arg-type]
     assert len(pool) == 10 and info["agreed"] == 0 and info["pool"].startswith("all fact rows")
 
 

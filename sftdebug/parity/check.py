@@ -1,7 +1,4 @@
-"""`sftdebug parity` as a library call: config in, result out (the CLI only parses flags and prints).
-
-    result = run_parity(ParityConfig(data="train.json", tokenizer="sft-model", serve_gguf="model.gguf"))
-    result.summary["rows_differing"], result.summary["kinds"]
+"""The comparison behind `sftdebug parity` (the library call is `sftdebug.parity.run`, api.py).
 
 For every row and every trained assistant turn, the trainer's prompt tokens (data/encode.py) are compared with
 the tokens the serving side builds from the same messages with the generation prompt, and the end-of-turn
@@ -22,72 +19,11 @@ from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import RunFolder
 from sftdebug.data.formats import Row
+from sftdebug.parity.api import IDENTITY, ParityConfig, ParityResult
 from sftdebug.parity.compare import KINDS, Difference, Side, compare_prompt, context
-from sftdebug.parity.sides import ENCODINGS, ServeError, Serving, TrainTurn, hf_decoder, special_ids, train_turns
+from sftdebug.parity.sides import ServeError, Serving, TrainTurn, hf_decoder, special_ids, train_turns
 
 VIEWS_PER_TURN = 3  # differences per turn with a token view in the record
-IDENTITY = [
-    "data",
-    "tokenizer",
-    "template",
-    "format",
-    "serve_tokenizer",
-    "serve_template",
-    "serve_gguf",
-    "endpoint",
-    "serve_encoding",
-    "gguf_engine",
-    "gguf_template",
-]
-
-
-@dataclass(frozen=True)
-class ParityConfig:
-    data: str
-    tokenizer: str
-    out: str
-    serve_tokenizer: str | None = None
-    serve_gguf: str | None = None
-    endpoint: str | None = None
-    model: str | None = None
-    format: str = "auto"
-    template: str | None = None  # a Jinja file replacing the training tokenizer's chat template
-    serve_template: str | None = None  # and the serving side's (llama-server --chat-template-file)
-    serve_encoding: str = "chat"
-    gguf_engine: str = "auto"  # llama.cpp (llama-cpp-python), approximation, or auto: llama.cpp when installed
-    gguf_template: str = "jinja"  # or builtin: llama.cpp's own template engine (llama-server without --jinja)
-    api_key: str | None = None
-    timeout: float = 60.0
-    limit: int | None = None
-    show: int = 3
-    resume: bool = False
-    overwrite: bool = False
-    trust_remote_code: bool = False
-
-    def validate(self) -> None:
-        sides = [s for s in (self.serve_tokenizer, self.serve_gguf, self.endpoint) if s]
-        if len(sides) != 1:
-            raise UsageError(
-                "give exactly one serving side: --serve-tokenizer DIR, --serve-gguf FILE or --endpoint URL"
-            )
-        if self.endpoint and not self.model:
-            raise UsageError("--endpoint needs --model NAME (the model name the server serves)")
-        if self.serve_encoding not in ENCODINGS:
-            raise UsageError(f"--serve-encoding {self.serve_encoding!r}: expected one of {', '.join(ENCODINGS)}")
-        if self.gguf_engine not in ("auto", "llama.cpp", "approximation"):
-            raise UsageError(f"--gguf-engine {self.gguf_engine!r}: expected auto, llama.cpp or approximation")
-        if (self.limit is not None and self.limit < 1) or self.show < 0:
-            raise UsageError("--limit must be >= 1 and --show >= 0")
-        for flag, path in (("--template", self.template), ("--serve-template", self.serve_template)):
-            if path and not Path(path).is_file():
-                raise UsageError(f"{flag} {path}: no such file")
-
-
-@dataclass
-class ParityResult:
-    out: Path
-    summary: dict[str, Any]
-    records: list[dict[str, Any]]
 
 
 def _template(path: str | None) -> str | None:
@@ -242,14 +178,18 @@ def summarize(records: Sequence[dict[str, Any]], serving: Serving, show: int) ->
 
 
 def run_parity(config: ParityConfig, progress: Progress = no_progress) -> ParityResult:
-    """Compare every trained turn of `config.data` between the trainer and the serving side; write the run."""
+    """Compare every trained turn of `config.data` between the trainer and the serving side; write the run folder
+    (`config.out`; default reports/parity/<time>) and its summary, not the report."""
+    from sftdebug.core.cliargs import default_out
     from sftdebug.data.formats import load_sft_file
     from sftdebug.data.lint import eos_ids
 
     config.validate()
     data = load_sft_file(config.data, config.format)
     rows = data.rows[: config.limit] if config.limit else data.rows
-    RunFolder.precheck(config.out, config.resume, config.overwrite)
+    config = dataclasses.replace(config, out=config.out or default_out("parity"))
+    out = str(config.out)
+    RunFolder.precheck(out, config.resume, config.overwrite)
     train, folder = load_tokenizer(
         config.tokenizer, _template(config.template), config.trust_remote_code, "--tokenizer"
     )
@@ -257,7 +197,7 @@ def run_parity(config: ParityConfig, progress: Progress = no_progress) -> Parity
     trainer = Trainer.of(train, eos_ids(train, folder))
     args = {k: v for k, v in dataclasses.asdict(config).items() if k != "api_key"}
     with RunFolder.open(
-        config.out, "parity", args, resume=config.resume, overwrite=config.overwrite, identity=IDENTITY
+        out, "parity", args, resume=config.resume, overwrite=config.overwrite, identity=IDENTITY
     ) as run:
 
         def work(part: Sequence[Row]) -> list[dict[str, Any]]:
@@ -272,4 +212,4 @@ def run_parity(config: ParityConfig, progress: Progress = no_progress) -> Parity
             "bad_rows": len(data.bad),
         }
         run.write_summary(summary)
-    return ParityResult(Path(config.out), summary, records)
+    return ParityResult(Path(out), summary, rows=records)

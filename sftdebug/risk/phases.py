@@ -1,5 +1,7 @@
 """Drives the base model over an SFT file's turns for `sftdebug risk`: closed-book questions (few-shot, or a
-probe's cloze) for fact turns, answer log-probs for long ones; one record per row, resumable."""
+probe's cloze) for fact turns, answer log-probs for long ones; one record per row, resumable. `assess` is the whole
+measurement into an open run folder (rows labelled, summary written): the library call and the lab's risk
+calibration both use it."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from typing import Any
 
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress
-from sftdebug.core.runs import RunFolder
+from sftdebug.core.runs import RunFolder, read_records
+from sftdebug.data.formats import SFTData
 from sftdebug.engines.base import Engine, GenerationRequest, SamplingParams, ScoreRequest, ScoringUnsupported
 from sftdebug.facts.probes import Probe, continuation
 from sftdebug.risk.labels import (
@@ -26,11 +29,13 @@ from sftdebug.risk.labels import (
     qa_block,
     row_label,
     same,
+    turns_of,
 )
+from sftdebug.risk.summary import summarize
 
 
 @dataclass(frozen=True)
-class RiskConfig:
+class RiskSettings:
     shots: int = 4
     exemplar_sets: int = 3
     samples: int = 8  # sampled answers per turn, spread over its prompts
@@ -87,7 +92,7 @@ class _Scorer:
         return out
 
 
-def _prompts(turn: Turn, facts: Sequence[Turn], probe: Probe | None, cfg: RiskConfig) -> list[str]:
+def _prompts(turn: Turn, facts: Sequence[Turn], probe: Probe | None, cfg: RiskSettings) -> list[str]:
     if probe is not None:
         return list(probe.cloze)
     return [
@@ -95,7 +100,7 @@ def _prompts(turn: Turn, facts: Sequence[Turn], probe: Probe | None, cfg: RiskCo
     ]
 
 
-def _ask(engine: Engine, prompts: list[list[str]], cfg: RiskConfig) -> tuple[list[list[Any]], list[list[Any]]]:
+def _ask(engine: Engine, prompts: list[list[str]], cfg: RiskSettings) -> tuple[list[list[Any]], list[list[Any]]]:
     """Greedy and sampled answers for every prompt of every turn, in two batched calls."""
     if not prompts:  # a chunk of rows without a fact
         return [], []
@@ -114,7 +119,7 @@ def _ask(engine: Engine, prompts: list[list[str]], cfg: RiskConfig) -> tuple[lis
     return out_g, out_s
 
 
-def screen_exemplars(engine: Engine, facts: Sequence[Turn], cfg: RiskConfig) -> tuple[list[Turn], dict[str, Any]]:
+def screen_exemplars(engine: Engine, facts: Sequence[Turn], cfg: RiskSettings) -> tuple[list[Turn], dict[str, Any]]:
     """The few-shot exemplar pool: rows the base itself answers with the row's answer. A file's own rows make the
     exemplars (they show its answer form), but rows that contradict the base teach it, in context, to accept wrong
     answers: on Gemma-3-270m with a file half of whose answers were wrong, margins of facts it knew fell below the
@@ -140,7 +145,7 @@ def run_risk(
     rows: Sequence[Any],
     turns: Sequence[Turn],
     probes: Sequence[Probe],
-    cfg: RiskConfig,
+    cfg: RiskSettings,
     run: RunFolder,
     progress: Progress,
 ) -> dict[str, Any]:
@@ -203,3 +208,34 @@ def run_risk(
     if scorer.skipped:
         meta["warnings"].append(scorer.skipped)
     return meta
+
+
+def assess(
+    engine: Engine,
+    data: SFTData,
+    probes: Sequence[Probe],
+    settings: RiskSettings,
+    run: RunFolder,
+    progress: Progress,
+    curve: Sequence[dict[str, Any]] = (),
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Label the first `limit` rows of `data` (all by default) into `run` and write its summary.json: the label
+    shares, the prediction from `curve` (a lab's measured risk calibration; none when empty), the exemplar pool,
+    and what could not be measured or read. Returns the summary."""
+    rows = data.rows[:limit] if limit else data.rows
+    meta = run_risk(engine, rows, turns_of(rows), probes, settings, run, progress)
+    records = read_records(run.path)
+    summary = summarize(records, curve)
+    summary["n_bad_rows"] = len(data.bad)
+    summary["n_retried"] = len(run.retried())
+    summary["n_probes_matched"] = sum(1 for r in records for t in r["turns"] if t.get("probe_id"))
+    summary["warnings"] = meta["warnings"]
+    if "exemplars" in meta:
+        summary["exemplars"] = meta["exemplars"]
+    if data.bad:
+        summary["warnings"].append(
+            f"{len(data.bad)} rows could not be read (first: {data.bad[0].where}: {data.bad[0].reason})"
+        )
+    run.write_summary(summary)
+    return summary
