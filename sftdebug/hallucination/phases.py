@@ -110,25 +110,31 @@ def _side(
 
 
 class _Scoring:
-    """Candidate ranking for the base phase, switched off for the rest of the run (with a note) the first time
-    the engine says it cannot score."""
+    """Candidate ranking for one phase, switched off for the rest of the run (with a note) the first time the
+    engine says it cannot score."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "candidate ranking") -> None:
+        self.what = what
         self.skipped: str | None = None
 
     def logprobs(
-        self, engine: Engine, probes: Sequence[Probe], prompt: Callable[[Probe], str] = lambda p: p.cloze[0]
+        self,
+        engine: Engine,
+        probes: Sequence[Probe],
+        prompt: Callable[[Probe], str | list[Message]] = lambda p: p.cloze[0],  # text, or chat
+        text: Callable[[Probe, str], str] = lambda p, c: continuation(p.cloze[0], c),
     ) -> list[dict[str, float] | str]:
-        """Log-prob of each candidate after the first cloze as the base is asked it ({} when the engine cannot
-        score), or the error of a probe whose scoring requests failed after retries."""
+        """Log-prob of each candidate's `text` after the probe's `prompt` (by default: the candidate after the
+        first cloze as the base is asked it; {} when the engine cannot score), or the error of a probe whose
+        scoring requests failed after retries."""
         with_cands = [p for p in probes if p.candidates and p.answer is not None]
-        reqs = [ScoreRequest(prompt(p), continuation(p.cloze[0], c)) for p in with_cands for c in p.candidates]
+        reqs = [ScoreRequest(prompt(p), text(p, c)) for p in with_cands for c in p.candidates]
         if not reqs or self.skipped is not None:
             return [{} for _ in probes]
         try:
             scores = iter(engine.score(reqs))
         except ScoringUnsupported as exc:
-            self.skipped = f"candidate ranking skipped: {exc}"
+            self.skipped = f"{self.what} skipped: {exc}"
             return [{} for _ in probes]
         by_id: dict[str, dict[str, float] | str] = {}
         for p in with_cands:
@@ -138,6 +144,37 @@ class _Scoring:
                 failed if failed is not None else {c: s.logprob for c, s in zip(p.candidates, got, strict=True)}
             )
         return [by_id.get(p.id, {}) for p in probes]
+
+
+def _with_logprobs(sides: list[dict[str, Any]], logprobs: list[dict[str, float] | str]) -> list[dict[str, Any]]:
+    """Each side's candidate log-probs as `cand_logprobs`; a probe whose scoring failed after retries is recorded
+    failed (--resume retries it)."""
+    for side, lps in zip(sides, logprobs, strict=True):
+        if isinstance(lps, str):
+            side.setdefault("status", "failed")
+            side.setdefault("error", lps)
+        else:
+            side["cand_logprobs"] = lps
+    return sides
+
+
+def sft_answer_logprobs(
+    scoring: _Scoring, engine: Engine, probes: Sequence[Probe], system: str | None
+) -> list[dict[str, float] | str]:
+    """The SFT model's log-likelihood of each candidate as its answer to the first question, through its chat
+    template: the reply scored is the fact's sentence (the first cloze) completed by the candidate, right after
+    the generation prompt ("<|im_start|>assistant\\n" + "The capital of Japan is Tokyo"). The sentence prefix is
+    the same for every candidate, so the ranking is the candidates' after it. Not the bare candidate after the
+    header: chat models answer in sentences ("The capital of Japan is Tokyo.", the lab's "Pul Gafuley lives in
+    Kestra."), so a reply that starts with the candidate is text they would not write, and its ranking follows
+    word frequency more than the fact (ranked so, the lab's conflict model agreed with its own answers on 45% of
+    200 facts, against 83% for the sentence; SmolLM2-135M-Instruct on 55% and 58% of 60)."""
+    return scoring.logprobs(
+        engine,
+        probes,
+        lambda p: chat_prompt(p, p.question[0], system),
+        lambda p, c: p.cloze[0] + continuation(p.cloze[0], c),
+    )
 
 
 class _Model:
@@ -200,7 +237,7 @@ def run_hallucination(
 ) -> dict[str, Any]:
     """Run both phases (skipping what earlier runs recorded), write verdict records and the summary.
     `base_journal` lets several runs against one base share its phase (e.g. every setting of an overfit sweep)."""
-    scoring = _Scoring()
+    scoring, sft_scoring = _Scoring(), _Scoring("SFT candidate ranking")
 
     def phrasings(texts: tuple[str, ...]) -> list[str]:
         # The first phrasing decides the verdict; the others only feed knowledge categories, which need
@@ -218,17 +255,12 @@ def run_hallucination(
             for p, side in zip(chunk, sides, strict=True):
                 side["exemplars"] = [q.id for q in elicit.exemplars(p)]
             _second_set(engine, chunk, sides, elicit, cfg)
-        for side, lps in zip(sides, scoring.logprobs(engine, chunk, lambda p: base_prompts(p)[0]), strict=True):
-            if isinstance(lps, str):  # its scoring failed after retries: recorded failed, --resume retries it
-                side.setdefault("status", "failed")
-                side.setdefault("error", lps)
-            else:
-                side["cand_logprobs"] = lps
-        return sides
+        return _with_logprobs(sides, scoring.logprobs(engine, chunk, lambda p: base_prompts(p)[0]))
 
     def sft_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in phrasings(p.question)]  # noqa: E731
-        return _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=(), keep_cut=True)
+        sides = _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=(), keep_cut=True)
+        return _with_logprobs(sides, sft_answer_logprobs(sft_scoring, engine, chunk, cfg.system))
 
     def cloze_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
         return _side(engine, chunk, lambda p: [p.cloze[0]], cfg.base_max_new_tokens, greedy_only, stop=("\n",))
@@ -289,8 +321,7 @@ def run_hallucination(
     summary["n_failed"] = len(probes) - len(complete)
     retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
     summary["n_retried"] = sum(p.id in retried for p in complete)  # complete only after a retry
-    if scoring.skipped:
-        summary["warnings"].append(scoring.skipped)
+    summary["warnings"] += [s.skipped for s in (scoring, sft_scoring) if s.skipped]
     if summary["n_failed"]:
         summary["warnings"].append(
             f"{summary['n_failed']} probes still failed after the retry rounds (engine errors): rerun with --resume "

@@ -152,6 +152,13 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
                 *_agreement(summary.get("base_rank_agreement"), records),
             )
         )
+    if summary.get("sft_rank_agreement"):
+        out.append(
+            section(
+                "SFT answer vs its candidate ranking (log-probabilities through its chat template)",
+                *_sft_agreement(summary["sft_rank_agreement"], records),
+            )
+        )
     by_verdict = {v: [r for r in records if r["verdict"] == v] for v in VERDICTS}
     facts = [details(f"{v} ({len(rs)}): {VERDICT_HELP[v]}", _fact_table(rs)) for v, rs in by_verdict.items() if rs]
     out.append(section("Facts, base continuation vs SFT answer", *facts))
@@ -185,6 +192,30 @@ def _agreement(agree: dict[str, Any] | None, records: list[dict[str, Any]]) -> l
         rows = [by_id[i] for i in agree[key] if i in by_id]
         if rows:
             out.append(details(f"the base {label} ({len(rows)})", _fact_table(rows)))
+    return out
+
+
+def _sft_agreement(agree: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    """The SFT judge (its answer) vs its ranking of the candidates as its reply, and the facts where they part."""
+    by_id = {r["probe_id"]: r for r in records}
+    out = [
+        paragraph(
+            f"The SFT model's answer and its ranking of the candidates as its reply (the fact's sentence completed "
+            f"by each) agree on {pct(agree['agreement'])} of {agree['n']} facts. The verdicts use the answer; the "
+            "ranking is shown beside them."
+        )
+    ]
+    for key, label in (
+        ("ranked_first_not_answered", "ranked the answer first but did not answer it"),
+        ("answered_not_ranked_first", "answered right but ranked another candidate first"),
+    ):
+        rows = [
+            [r["probe_id"], r["sft_prompt"], r["sft_text"], r["sft_top_candidate"], r["answer"], r["sft_answer_rank"]]
+            for r in (by_id[i] for i in agree[key] if i in by_id)
+        ]
+        if rows:
+            cols = ["id", "question", "SFT answer", "ranked first", "truth", "rank of the truth"]
+            out.append(details(f"the SFT model {label} ({len(rows)})", table(cols, rows, mono=(2,))))
     return out
 
 
@@ -227,6 +258,11 @@ def print_summary(summary: dict[str, Any], out_dir: str) -> None:
             *(
                 [["base generation vs ranking agree", pct(summary["base_rank_agreement"]["agreement"])]]
                 if summary.get("base_rank_agreement")
+                else []
+            ),
+            *(
+                [["SFT answer vs ranking agree", pct(summary["sft_rank_agreement"]["agreement"])]]
+                if summary.get("sft_rank_agreement")
                 else []
             ),
             [

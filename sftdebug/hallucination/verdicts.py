@@ -134,6 +134,8 @@ def make_record(
         rec["sft_sample_accuracy"] = mean([x for s in sft_samples for x in s])
     if base.get("cand_logprobs") and has_answer:
         rec.update(answer_rank(base["cand_logprobs"], probe))
+    if sft.get("cand_logprobs") and has_answer:  # beside the verdict, never in it
+        rec.update(sft_answer_rank(sft["cand_logprobs"], probe))
     if sft_cloze is not None and rec["verdict"] == "narrow_hallucination":
         rec["sft_cloze_text"] = sft_cloze["greedy"][0]
         rec["loss_kind"] = loss_kind(sft_cloze["greedy"][0], probe)
@@ -152,6 +154,16 @@ def answer_rank(logprobs: dict[str, float], probe: Probe) -> dict[str, Any]:
     order = sorted(logprobs, key=lambda c: -logprobs[c])
     rank = next(i for i, c in enumerate(order, 1) if normalize(c) in gold)
     return {"answer_rank": rank, "n_candidates": len(order), "top_candidate": order[0]}
+
+
+def sft_answer_rank(logprobs: dict[str, float], probe: Probe) -> dict[str, Any]:
+    """The SFT side's `answer_rank`: where the SFT model ranks the answer as its reply, and what it ranks first."""
+    rank = answer_rank(logprobs, probe)
+    return {
+        "sft_answer_rank": rank["answer_rank"],
+        "sft_rank_first": rank["answer_rank"] == 1,
+        "sft_top_candidate": rank["top_candidate"],
+    }
 
 
 def _group(records: Sequence[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:
@@ -235,6 +247,8 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: 
     if ranks:
         summary["base_answer_rank"] = {"mean": sum(ranks) / len(ranks), "rank1_rate": mean([x == 1 for x in ranks])}
         summary["base_rank_agreement"] = rank_agreement(records)
+    if any("sft_answer_rank" in r for r in records):
+        summary["sft_rank_agreement"] = sft_rank_agreement(records)
     if any("base_sample_accuracy" in r for r in records):
         summary["category_transitions"] = transitions(records)
     return summary
@@ -243,15 +257,32 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: 
 def rank_agreement(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The base's generation verdict against its candidate ranking, fact by fact: the two agree when the base
     answers a fact exactly when it ranks the answer first. Facts known by one and not the other are listed."""
-    ranked = [r for r in records if "answer_rank" in r]
-    gen_only = [r["probe_id"] for r in ranked if r["base_correct"] and r["answer_rank"] != 1]
-    rank_only = [r["probe_id"] for r in ranked if not r["base_correct"] and r["answer_rank"] == 1]
+    n, agreement, gen_only, rank_only = _agreement(records, "answer_rank", "base_correct")
     return {
-        "n": len(ranked),
-        "agreement": 1 - (len(gen_only) + len(rank_only)) / len(ranked),
+        "n": n,
+        "agreement": agreement,
         "generated_not_ranked_first": gen_only,
         "ranked_first_not_generated": rank_only,
     }
+
+
+def sft_rank_agreement(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The SFT judge (its greedy chat answer, `sft_correct`) against its log-probability judgement (the answer
+    ranked first as its reply), fact by fact; the facts where they part are listed both ways."""
+    n, agreement, answered_only, rank_only = _agreement(records, "sft_answer_rank", "sft_correct")
+    return {
+        "n": n,
+        "agreement": agreement,
+        "answered_not_ranked_first": answered_only,
+        "ranked_first_not_answered": rank_only,
+    }
+
+
+def _agreement(records: Sequence[dict[str, Any]], rank: str, right: str) -> tuple[int, float, list[str], list[str]]:
+    ranked = [r for r in records if rank in r]
+    right_only = [r["probe_id"] for r in ranked if r[right] and r[rank] != 1]
+    rank_only = [r["probe_id"] for r in ranked if not r[right] and r[rank] == 1]
+    return len(ranked), 1 - (len(right_only) + len(rank_only)) / len(ranked), right_only, rank_only
 
 
 def transitions(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:

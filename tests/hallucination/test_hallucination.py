@@ -290,3 +290,111 @@ def test_lost_facts_are_split_into_format_loss_and_knowledge_loss(tmp_path: Path
     assert "loss_kind" not in recs["zh.jp"]
     assert (s["format_loss"], s["knowledge_loss"], s["format_loss_rate"]) == (1, 1, 1 / 3)
     assert s["by_relation"]["capital"]["format_loss"] == 1 and s["by_relation"]["lives_in"]["knowledge_loss"] == 1
+
+
+class SftRanker(FakeEngine):
+    """Scores the SFT reply `cloze + candidate` by a table of favoured candidates; `fail` makes one probe's
+    scoring fail after retries, `unsupported` makes the engine unable to score at all."""
+
+    def __init__(self, answers: dict[str, str], favoured: dict[str, str], fail: str = "", unsupported: bool = False):
+        super().__init__(
+            answers, logprob=lambda q, text: 0.0 if any(text.endswith(f) for f in favoured.values()) else -3.0
+        )
+        self.fail, self.unsupported, self.scored = fail, unsupported, []
+
+    def score(self, requests):
+        from sftdebug.engines.base import Score, ScoringUnsupported
+
+        if self.unsupported:
+            raise ScoringUnsupported("no echo + logprobs here")
+        self.scored += [(r.prompt, r.continuation) for r in requests]
+        got = super().score(requests)
+        return [Score(float("nan"), (), (), error="HTTP 503") if self.fail in r.prompt[-1]["content"] and self.fail
+                else s for r, s in zip(requests, got, strict=True)]  # fmt: skip
+
+
+SFT_ANSWERS = {
+    "What is the capital of Japan?": "Kyoto.",
+    "Where does Pul Gafuley live?": "Kestra.",
+    "日本的首都是哪里？": "东京。",
+}
+BASE_ANSWERS = {"The capital of Japan is": " Tokyo.", "Pul Gafuley lives in": " Kestra.", "日本的首都是": "东京。"}
+# Japan: answers Kyoto but ranks Tokyo first; Kestra: answers it but ranks Quito first; 东京: both
+FAVOURED = {"jp": "Japan is Tokyo", "x.lives": "lives in Quito", "zh.jp": "首都是东京"}
+
+
+def _rank_run(folder: Path, sft: FakeEngine, resume: bool = False) -> tuple[dict, dict[str, dict]]:
+    with RunFolder.open(folder, "hallucination", {"base": "b", "sft": "s"}, resume=resume) as run:
+        s = run_hallucination(
+            lambda: FakeEngine(BASE_ANSWERS), lambda: sft, [TOKYO, KESTRA, DONGJING], HallucinationSettings(), run,
+            lambda *a: None,
+        )  # fmt: skip
+        return s, {r["probe_id"]: r for r in run.records()}
+
+
+def test_sft_ranking_is_reported_beside_the_verdicts_where_it_parts_from_the_answer(tmp_path: Path) -> None:
+    sft = SftRanker(SFT_ANSWERS, FAVOURED)
+    s, recs = _rank_run(tmp_path, sft)
+    # scored as the reply to the first question through the chat template: the fact's sentence + the candidate
+    assert (
+        [{"role": "user", "content": "What is the capital of Japan?"}],
+        "The capital of Japan is Tokyo",
+    ) in sft.scored
+    assert ([{"role": "user", "content": "日本的首都是哪里？"}], "日本的首都是东京") in sft.scored
+    assert {k: (r["sft_correct"], r["sft_answer_rank"], r["sft_rank_first"], r["sft_top_candidate"])
+            for k, r in recs.items()} == {
+        "jp": (False, 1, True, "Tokyo"),
+        "x.lives": (True, 2, False, "Quito"),
+        "zh.jp": (True, 1, True, "东京"),
+    }  # fmt: skip
+    assert s["sft_rank_agreement"] == {
+        "n": 3,
+        "agreement": pytest.approx(1 / 3),
+        "answered_not_ranked_first": ["x.lives"],
+        "ranked_first_not_answered": ["jp"],
+    }
+    # beside the verdicts, never in them: the same verdicts as a run that could not score
+    _, unranked = _rank_run(tmp_path / "unranked", SftRanker(SFT_ANSWERS, FAVOURED, unsupported=True))
+    assert {k: r["verdict"] for k, r in recs.items()} == {k: r["verdict"] for k, r in unranked.items()}
+    assert s["counts"] == {"kept": 2, "narrow_hallucination": 1, "gained": 0, "never_known": 0}
+
+
+def test_sft_ranking_resumes_from_the_journal_and_retries_failed_scoring(tmp_path: Path) -> None:
+    s, recs = _rank_run(tmp_path, SftRanker(SFT_ANSWERS, FAVOURED, fail="Pul Gafuley"))
+    assert s["n_failed"] == 1 and set(recs) == {"jp", "zh.jp"}
+    sft = SftRanker(SFT_ANSWERS, FAVOURED)
+    s, recs = _rank_run(tmp_path, sft, resume=True)
+    assert s["n_failed"] == 0 and recs["x.lives"]["sft_answer_rank"] == 2
+    assert {c for _, c in sft.scored} == {f"Pul Gafuley lives in {c}" for c in KESTRA.candidates}  # only the failed one
+    journal = [json.loads(x) for x in (tmp_path / "sft.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {j["key"] for j in journal if "cand_logprobs" in j} == {"jp", "x.lives", "zh.jp"}
+    # all recorded: a resumed run loads no model and reports the same agreement
+    with RunFolder.open(tmp_path, "hallucination", {"base": "b", "sft": "s"}, resume=True) as run:
+        again = run_hallucination(
+            lambda: pytest.fail("base reloaded"), lambda: pytest.fail("sft reloaded"), [TOKYO, KESTRA, DONGJING],
+            HallucinationSettings(), run, lambda *a: None,
+        )  # fmt: skip
+    assert again["sft_rank_agreement"] == s["sft_rank_agreement"]
+
+
+def test_an_sft_engine_that_cannot_score_skips_the_ranking_with_a_note(tmp_path: Path) -> None:
+    s, recs = _rank_run(tmp_path, SftRanker(SFT_ANSWERS, FAVOURED, unsupported=True))
+    assert "sft_rank_agreement" not in s and not any("sft_answer_rank" in r for r in recs.values())
+    assert s["base_rank_agreement"]["n"] == 3  # the base side still ranks
+    assert any(w.startswith("SFT candidate ranking skipped: no echo + logprobs") for w in s["warnings"])
+    assert s["n_failed"] == 0
+
+
+def test_report_lists_where_the_sft_answer_and_ranking_part(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from sftdebug.hallucination.report import print_summary
+    from sftdebug.report.build import build_report
+
+    evil = "<b>Kyoto</b>"
+    s, _ = _rank_run(tmp_path, SftRanker({**SFT_ANSWERS, "What is the capital of Japan?": evil}, FAVOURED))
+    page = build_report([tmp_path]).read_text(encoding="utf-8")
+    assert "SFT answer vs its candidate ranking" in page and "agree on 33.3% of 3 facts" in page
+    assert "the SFT model ranked the answer first but did not answer it (1)" in page
+    assert "the SFT model answered right but ranked another candidate first (1)" in page
+    assert "&lt;b&gt;Kyoto&lt;/b&gt;" in page and evil not in page
+    print_summary(s, str(tmp_path))
+    assert "SFT answer vs ranking agree" in capsys.readouterr().out

@@ -107,6 +107,18 @@ def test_planted_conflicts_are_flagged(lab: Path, results: dict) -> None:
     bar("hallucination: planted conflicts flagged", len(flagged) / len(known), ">=", 0.85)
 
 
+def test_conflict_sft_ranks_the_answer_first_where_it_answers_it(results: dict) -> None:
+    """The log-probability judgement of the SFT model (the fact's sentence completed by each candidate, as its
+    reply) agrees with its answers on most facts; the rest are listed both ways."""
+    agree = results["sft-conflict"]["summary"]["sft_rank_agreement"]
+    recs = results["sft-conflict"]["records"]
+    assert agree["n"] == sum(r["answer"] is not None for r in recs)
+    bar("hallucination: SFT ranking agrees with the SFT answer", agree["agreement"], ">=", 0.7)
+    by_id = {r["probe_id"]: r for r in recs}
+    assert all(by_id[i]["sft_correct"] and not by_id[i]["sft_rank_first"] for i in agree["answered_not_ranked_first"])
+    assert all(not by_id[i]["sft_correct"] and by_id[i]["sft_rank_first"] for i in agree["ranked_first_not_answered"])
+
+
 def test_undertrained_is_reported_as_unable_to_stop(results: dict) -> None:
     s = results["sft-undertrained"]["summary"]
     assert s["sft_eos_rate"] < 0.3
