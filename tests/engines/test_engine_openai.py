@@ -213,7 +213,9 @@ def test_hallucination_survives_a_faulty_endpoint(tmp_path: Path) -> None:
     assert codes[-1] == 0 and set(codes) <= {0, 1}, codes
     summary = json.loads((faulty / "summary.json").read_text())
     assert summary["n_failed"] == 0 and summary["n_probes"] == 30
-    assert not any("ranking skipped" in w for w in summary["warnings"])
+    # the base's candidates are ranked over HTTP; the SFT side's chat prompts need --tokenizer to be scored, and say so
+    assert not any(w.startswith("candidate ranking skipped") for w in summary["warnings"])
+    assert any(w.startswith("SFT candidate ranking skipped") and "--tokenizer" in w for w in summary["warnings"])
     verdicts = lambda d: {r["probe_id"]: (r["verdict"], r["answer_rank"]) for r in read_records(d)}  # noqa: E731
     assert verdicts(faulty) == verdicts(clean)
     assert len({rank for _, rank in verdicts(clean).values()}) > 1, "ranks differ between probes"

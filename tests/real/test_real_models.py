@@ -75,14 +75,14 @@ def test_hallucination_on_real_models_agrees_across_engines(real: dict[str, Path
     """Gemma-3-270m continues the built-in English facts, SmolLM2 answers them through ChatML (different
     families: an exercise of the pipeline on real models, not a measurement of SFT damage). The transformers
     and vLLM engines give the same verdict on every probe. Few-shot named, not `auto`: auto's screen of 64 probes
-    in both modes would cost more than the 30 probes compared (the screen has its own tests)."""
+    in both modes would cost more than the 16 probes compared (the screen has its own tests)."""
     from sftdebug.core.runs import read_records
 
     summaries, verdicts = {}, {}
     for engine in ("hf", "vllm"):
         out = tmp_path / engine
         argv = ["hallucination", "--base", str(real["gemma-3-270m"]), "--sft", str(real["smollm2-135m-instruct"])]
-        proc = sftdebug(*argv, "--builtin", "en", "--limit", "30", "--base-prompt", "few-shot",
+        proc = sftdebug(*argv, "--builtin", "en", "--limit", "16", "--base-prompt", "few-shot",
                        "--engine", engine, "--out", str(out))  # fmt: skip
         assert proc.returncode == 0, proc.stderr
         summaries[engine] = json.loads((out / "summary.json").read_text())
