@@ -69,7 +69,7 @@ def resolve_probe_files(cfg: HallucinationConfig) -> list[str]:
 def run(cfg: HallucinationConfig) -> HallucinationResult:
     """Run the base phase, the SFT phase(s) and the verdicts; write the run folder, its summary and report."""
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder, default_out, load_run
+    from sftdebug.core.runs import RunFolder, default_out, load_run, recorded_args
     from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
     from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
@@ -105,7 +105,7 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
     eng.check_models(*sfts, side="sft")
     for sft in sfts:
         _check_sft_template(eng, sft)
-    args = _recorded_args(cfg, files)
+    args = recorded_args(cfg) | {"probes": files}  # config.json's `args`, under the flags' names
     if len(sfts) > 1:
         return _run_trend(cfg, args | {"sft": sfts}, probes, settings, out, base_options, sft_options, sfts)
     with (
@@ -133,14 +133,6 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
     if cfg.csv:
         load_run(out).to_csv(cfg.csv, index=False)
     return HallucinationResult(Path(out), summary, build_report([out]))
-
-
-def _recorded_args(cfg: HallucinationConfig, files: list[str]) -> dict[str, Any]:
-    """config.json's `args`: the settings and engine flags by their flag names, as the command records them."""
-    from dataclasses import asdict
-
-    args = {k: v for k, v in asdict(cfg).items() if k != "engine"}
-    return {**args, **asdict(cfg.engine), "probes": files}
 
 
 def _run_trend(
