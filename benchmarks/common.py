@@ -11,14 +11,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def lab(size: str = "test") -> Path:
+def lab(size: str = "test", calibration: bool = True) -> Path:
     from sftdebug.core.cliargs import quiet_libraries
     from sftdebug.lab.build import build_lab, lab_is_built
 
     quiet_libraries()
     root = ROOT / "reports" / f"lab-{size}"
-    if not lab_is_built(root, size):
-        build_lab(root, size)
+    if not lab_is_built(root, size, calibration):
+        build_lab(root, size, calibration=calibration)
     return root
 
 

@@ -21,6 +21,7 @@ BENCHES = (
     "bench_hallucination",
     "bench_lmeval",
     "bench_trend",
+    "bench_adapters",
     "bench_risk",
     "bench_real",
     "bench_stages",

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import one_line_error, sftdebug
 
@@ -39,6 +40,33 @@ def _model(kind: str) -> Callable[[Path, Path], str]:
         elif kind == "truncated":
             weights = folder / "model.safetensors"
             weights.write_bytes(weights.read_bytes()[:1000])
+        return str(folder)
+
+    return make
+
+
+def _adapter(kind: str) -> Callable[[Path, Path], str]:
+    """A broken PEFT adapter folder, made from the lab's LoRA organism: its recorded base gone, pickled weights
+    only, or weights for another architecture / another hidden size."""
+
+    def make(tmp: Path, lab: Path) -> str:
+        from safetensors.numpy import save_file
+
+        folder = tmp / f"adapter-{kind}"
+        shutil.copytree(lab / "sft-conflict-lora", folder)
+        config = folder / "adapter_config.json"
+        base = "/no/base" if kind == "base-missing" else str(lab / "base")  # the lab records "../base"
+        config.write_text(json.dumps({**json.loads(config.read_text()), "base_model_name_or_path": base}))
+        if kind == "pickled":
+            (folder / "adapter_model.safetensors").rename(folder / "adapter_model.bin")
+        else:  # a LoRA pair for a module the base lacks, or with another input size
+            module = "transformer.h.0.attn.c_attn" if kind == "other-arch" else "model.layers.0.self_attn.q_proj"
+            a = np.zeros((4, 77), dtype=np.float32)
+            b = np.zeros((96, 4), dtype=np.float32)
+            save_file(
+                {f"base_model.model.{module}.lora_A.weight": a, f"base_model.model.{module}.lora_B.weight": b},
+                str(folder / "adapter_model.safetensors"),
+            )
         return str(folder)
 
     return make
@@ -158,6 +186,21 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
     ("compare-kind", ["compare", "{x}", "{x}"], _run_folder("non-object-records"), "not a hallucination run"),
     ("compare-gate", ["compare", "./a", "./b", "--fail-above", "narrow=1"], None, "not a gated metric"),
     ("convert-not-gguf", ["convert", "{x}"], _file("m.bin", "x"), "not a .gguf"),
+    ("adapter-base-missing", [*GEN[:1], "--model", "{x}", "--prompt", "x"], _adapter("base-missing"), "/no/base"),
+    ("adapter-pickled", ["hallucination", "--base", "{lab}/base", "--sft", "{x}"], _adapter("pickled"), "pickled"),
+    (
+        "adapter-other-arch",
+        ["hallucination", "--base", "{lab}/base", "--sft", "{x}"],
+        _adapter("other-arch"),
+        "no module",
+    ),
+    ("adapter-other-size", ["latency", "--model", "{x}"], _adapter("other-size"), "another model size"),
+    (
+        "adapter-vllm-other-size",
+        ["generate", "--engine", "vllm", "--model", "{x}", "--prompt", "x"],
+        _adapter("other-size"),
+        "does not fit",
+    ),
     ("convert-missing", ["convert", "./nope.gguf"], None, "no such file"),
     ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),
 ]

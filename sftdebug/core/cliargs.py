@@ -78,6 +78,12 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         "threads ran a scoring batch 4.6x slower than one)",
     )
     g.add_argument(
+        "--adapter-base",
+        default=None,
+        help="the base model to apply PEFT adapter folders on (default: the adapter's recorded "
+        "base_model_name_or_path, else --base)",
+    )
+    g.add_argument(
         "--trust-remote-code",
         action="store_true",
         help="allow a checkpoint's own Python code to run (only for checkpoints you trust)",

@@ -257,10 +257,13 @@ def as_json(value: Any) -> Any:
 
 
 def _model_sources() -> dict[str, Any]:
-    """GGUF checkpoints this process converted (their quantised weights were dequantised): said in config.json."""
+    """GGUF checkpoints this process converted (their quantised weights were dequantised) and PEFT adapters it
+    used (their base, rank, targets; applied or merged): said in config.json."""
     gguf = sys.modules.get("sftdebug.engines.gguf")
+    adapter = sys.modules.get("sftdebug.engines.adapter")
     converted = gguf.conversions() if gguf is not None else {}
-    return {"gguf_conversions": converted} if converted else {}
+    adapters = adapter.used() if adapter is not None else {}
+    return ({"gguf_conversions": converted} if converted else {}) | ({"adapters": adapters} if adapters else {})
 
 
 def recorded_args(cfg: Any, one_model: bool = False) -> dict[str, Any]:

@@ -35,6 +35,7 @@ class EngineConfig:
     batch_size: int = 16  # hf: prompts per forward pass
     threads: int | None = None  # hf on CPU: torch threads
     trust_remote_code: bool = False  # allow a checkpoint's own Python code to run
+    adapter_base: str | None = None  # the base PEFT adapter folders apply on (default: their recorded base)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_KINDS:
@@ -71,11 +72,16 @@ class EngineConfig:
             opts.update(device=self.device, batch_size=self.batch_size, threads=self.threads)
         return opts
 
-    def check_models(self, *names: str, side: str | None = None) -> None:
+    def check_models(self, *names: str, side: str | None = None, base: str | None = None) -> None:
         """Before anything is written: every model of a local engine (hf, vllm) resolves to a checkpoint folder
         whose files are whole (config.json and safetensors weights, or a GGUF file, converted now into the cache,
-        so that the run's config.json can say so) and that needs no code of its own unless trust_remote_code; an
-        endpoint answers and serves every model (`side` picks base_endpoint / sft_endpoint)."""
+        so that the run's config.json can say so) and that needs no code of its own unless trust_remote_code; a
+        PEFT adapter folder fits its base (`base`: the run's --base, used when the adapter's recorded base is not
+        here; vLLM gets it merged now); an endpoint answers and serves every model (`side` picks base_endpoint /
+        sft_endpoint)."""
+        from sftdebug.engines import adapter
+
+        adapter.configure(self.adapter_base, base)
         if self.engine == "openai":
             from sftdebug.engines.openai import OpenAIEngine
 
@@ -86,7 +92,12 @@ class EngineConfig:
         from sftdebug.engines.source import check_remote_code, resolve_model
 
         for name in names:
-            check_remote_code(resolve_model(name), name, self.trust_remote_code)
+            found = adapter.adapter_of(name) if adapter.is_adapter(name) else None
+            if found and (self.engine == "hf" or adapter.vllm_servable(found)):  # applied on its base, not merged
+                adapter.record(found, "applied")
+                check_remote_code(found.base, name, self.trust_remote_code)
+            else:
+                check_remote_code(resolve_model(name), name, self.trust_remote_code)
 
     def load(self, model: str, side: str | None = None) -> Any:
         """The engine for `model` (sftdebug.engines.Engine)."""

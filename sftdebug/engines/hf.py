@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,8 @@ from sftdebug.engines.base import Completion, EngineInfo, GenerationRequest, Sam
 from sftdebug.engines.local import LocalEngine
 from sftdebug.engines.source import load_error, resolve_model
 
+ADAPTER = "sft"  # the PEFT adapter name of an adapter folder given as the model
+MERGED = "_sftdebug_merged"  # attribute of a PEFT model: the adapter merged into its weights now
 SCORE_BATCH_FACTOR = 4
 SCORE_LOGITS_BYTES = 1 << 30  # float32 logits one scoring batch may hold
 _ScoreItem = tuple[int, list[int], list[int]]  # (request index, prompt ids, continuation ids)
@@ -59,6 +62,9 @@ class _Row:
 class HFEngine(LocalEngine):
     """Engine over a transformers causal LM (see module docstring)."""
 
+    adapter: str | None  # the active PEFT adapter (None: none, or all disabled in a base view)
+    base_vocab: int | None  # rows of the base's own embedding (a PEFT model's may be resized for added tokens)
+
     def __init__(
         self,
         model: str,
@@ -71,29 +77,55 @@ class HFEngine(LocalEngine):
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        folder = resolve_model(model)
+        from sftdebug.engines import adapter as adapters
+
+        # A PEFT adapter folder is applied on its base (not merged): see engines/adapter.py.
+        lora = adapters.adapter_of(model) if adapters.is_adapter(model) else None
+        folder = lora.base if lora else resolve_model(model)
         dev, torch_dtype = pick_device_dtype(device, dtype)
         if dev.type == "cpu":
             # Leave a core to the rest of the machine: on a shared 2-core box, 2 threads lose to 1 badly.
             torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
         try:
-            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(
+                adapters.tokenizer_folder(lora) if lora else folder, trust_remote_code=trust_remote_code
+            )
             model_obj: Any = AutoModelForCausalLM.from_pretrained(
                 folder, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
             )
         except Exception as exc:  # a truncated safetensors file, custom code, an unknown architecture...
             raise UsageError(load_error(model, exc)) from exc
-        self._setup(model, model_obj, tokenizer, dev, batch_size, str(folder))
+        self.base_vocab = int(model_obj.get_input_embeddings().weight.shape[0])
+        if lora:
+            model_obj = adapters.load_peft(lora, model_obj, ADAPTER)
+            adapters.record(lora, "applied")
+        self.adapter = ADAPTER if lora else None
+        self._setup(model, model_obj, tokenizer, dev, batch_size, str(lora.folder if lora else folder))
 
     @classmethod
     def from_loaded(cls, name: str, model: Any, tokenizer: Any, batch_size: int = 16) -> HFEngine:
         """An engine over a model object already in memory (tests drive the decode loop with a mock model)."""
         engine = cls.__new__(cls)
+        engine.adapter, engine.base_vocab = None, None
         engine._setup(name, model, tokenizer, torch.device("cpu"), batch_size, None)
+        return engine
+
+    def view(self, name: str, tokenizer: Any, adapter: str | None, folder: str | None = None) -> HFEngine:
+        """Another engine over this engine's (PEFT) model: with adapter `adapter` active, or with every adapter
+        disabled (None: the base model itself, its vocabulary cut back to the base's). Closing a view frees
+        nothing: the model belongs to this engine (engines/shared.py runs a base and its adapters on one load)."""
+        engine = type(self).__new__(type(self))
+        engine.adapter, engine.base_vocab, engine._owner = adapter, self.base_vocab, False
+        engine._setup(name, self.model, tokenizer, self.device, self.batch_size, folder)
         return engine
 
     def _setup(self, name: str, model: Any, tokenizer: Any, device: Any, batch_size: int, folder: str | None) -> None:
         self.name, self.tokenizer, self.batch_size, self.device = name, tokenizer, batch_size, device
+        self._owner = getattr(self, "_owner", True)
+        self._peft = hasattr(model, "disable_adapter") and hasattr(model, "set_adapter")
+        # The base through a PEFT model: logits over the base's own vocabulary only (an adapter's added tokens
+        # exist in the resized embedding but not in the base), so scores and argmax equal the plain base's.
+        self.vocab_limit = self.base_vocab if self._peft and self.adapter is None else None
         self.model = model.to(device).eval()
         self.dtype = next(self.model.parameters()).dtype
         self.eos_ids = stop_ids(self.tokenizer, getattr(self.model.generation_config, "eos_token_id", None))
@@ -106,6 +138,40 @@ class HFEngine(LocalEngine):
             folder=folder,
             can_continue=True,
         )
+
+    @contextmanager
+    def _adapter_state(self) -> Iterator[None]:
+        """The PEFT model as this engine needs it. The active adapter is merged into the weights (PEFT's
+        merge_adapter: the same sum merge_and_unload writes, so outputs equal a merged checkpoint's, and the
+        adapter costs nothing per token) and unmerged when another adapter or the base is asked for."""
+        if not self._peft:
+            yield
+            return
+        merged = getattr(self.model, MERGED, None)  # shared by every view of this model
+        if merged is not None and merged != self.adapter:
+            self.unmerge()
+            merged = None
+        if self.adapter is None:
+            with self.model.disable_adapter():
+                yield
+            return
+        if merged is None:
+            self.model.set_adapter(self.adapter)
+            self.model.merge_adapter([self.adapter])
+            setattr(self.model, MERGED, self.adapter)
+        yield
+
+    def unmerge(self) -> None:
+        """The PEFT model's weights back to the base's (before another adapter loads, or the base runs)."""
+        if getattr(self.model, MERGED, None) is not None:
+            self.model.unmerge_adapter()
+            setattr(self.model, MERGED, None)
+
+    def _forward(self, **inputs: Any) -> Any:
+        out = self.model(**inputs)
+        if self.vocab_limit is not None:
+            out.logits = out.logits[..., : self.vocab_limit]
+        return out
 
     # --- prompts -------------------------------------------------------------------------------------
 
@@ -132,10 +198,11 @@ class HFEngine(LocalEngine):
         # Similar lengths together: less padding, and left padding keeps the last position aligned.
         rows.sort(key=lambda r: len(r.prompt_ids))
         results: list[list[Completion | None]] = [[None] * r.params.n for r in requests]
-        for start in range(0, len(rows), self.batch_size):
-            batch = rows[start : start + self.batch_size]
-            for row, completion in zip(batch, self._generate_batch(batch), strict=True):
-                results[row.index[0]][row.index[1]] = completion
+        with self._adapter_state():
+            for start in range(0, len(rows), self.batch_size):
+                batch = rows[start : start + self.batch_size]
+                for row, completion in zip(batch, self._generate_batch(batch), strict=True):
+                    results[row.index[0]][row.index[1]] = completion
         return [[c for c in per_req if c is not None] for per_req in results]
 
     def _sync(self) -> None:
@@ -155,7 +222,7 @@ class HFEngine(LocalEngine):
         max_steps = max(r.params.max_new_tokens for r in rows)
         self._sync()
         t0 = time.perf_counter()
-        out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
+        out = self._forward(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
         for _step in range(max_steps):
             logits = out.logits[:, -1, :].float()
             next_ids = [self._choose(logits[b], r) for b, r in enumerate(rows)]
@@ -171,7 +238,7 @@ class HFEngine(LocalEngine):
             feed = torch.tensor([[t if r.finish is None else self.pad_id] for t, r in zip(next_ids, rows, strict=True)])
             attn = torch.cat([attn, torch.ones((len(rows), 1), dtype=attn.dtype, device=self.device)], dim=1)
             pos = pos[:, -1:] + 1
-            out = self.model(
+            out = self._forward(
                 input_ids=feed.to(self.device),
                 attention_mask=attn,
                 position_ids=pos,
@@ -240,14 +307,15 @@ class HFEngine(LocalEngine):
             groups.setdefault(tuple(it[1]), []).append(it)
         # Candidates of one prompt (a probe's answers) share one prompt forward pass; lone prompts go in batches.
         lone = [g[0] for g in groups.values() if len(g) == 1]
-        for group in (g for g in groups.values() if len(g) > 1):
-            for part in self._score_batches(group):
-                for (i, _, _), s in zip(part, self._score_shared(part), strict=True):
-                    scores[i] = s
         lone.sort(key=lambda it: len(it[1]) + len(it[2]))
-        for batch in self._score_batches(lone):
-            for (i, _, _), s in zip(batch, self._score_batch(batch), strict=True):
-                scores[i] = s
+        with self._adapter_state():
+            for group in (g for g in groups.values() if len(g) > 1):
+                for part in self._score_batches(group):
+                    for (i, _, _), s in zip(part, self._score_shared(part), strict=True):
+                        scores[i] = s
+            for batch in self._score_batches(lone):
+                for (i, _, _), s in zip(batch, self._score_batch(batch), strict=True):
+                    scores[i] = s
         return [s for s in scores if s is not None]
 
     def _score_batches(self, items: list[_ScoreItem]) -> list[list[_ScoreItem]]:
@@ -278,7 +346,7 @@ class HFEngine(LocalEngine):
         # logits only from the first position that predicts a continuation token on
         first = min(len(p) for _, p, _ in items) - 1
         keep = torch.arange(first, width, device=self.device)
-        logits = self.model(
+        logits = self._forward(
             input_ids=ids.to(self.device), attention_mask=attn.to(self.device), logits_to_keep=keep
         ).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1)
@@ -296,7 +364,7 @@ class HFEngine(LocalEngine):
         """Continuations of one prompt: the prompt is run once, its KV cache copied to each continuation, which
         then runs alone (right-padded: a continuation's own positions never see the padding after it)."""
         prompt = items[0][1]
-        out = self.model(input_ids=torch.tensor([prompt], device=self.device), use_cache=True, logits_to_keep=1)
+        out = self._forward(input_ids=torch.tensor([prompt], device=self.device), use_cache=True, logits_to_keep=1)
         first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # predicts every continuation's first token
         width = max(len(c) for _, _, c in items)
         rest_lp: torch.Tensor | None = None  # log-probs after each continuation's first tokens (when it has more)
@@ -308,7 +376,7 @@ class HFEngine(LocalEngine):
                 ids[b, : len(c) - 1] = torch.tensor(c[:-1])
             attn = torch.ones((len(items), len(prompt) + width - 1), dtype=torch.long)
             pos = torch.arange(len(prompt), len(prompt) + width - 1).expand(len(items), -1)
-            rest = self.model(
+            rest = self._forward(
                 input_ids=ids.to(self.device),
                 attention_mask=attn.to(self.device),
                 position_ids=pos.to(self.device),
@@ -326,6 +394,8 @@ class HFEngine(LocalEngine):
         return scores
 
     def close(self) -> None:
+        if not self._owner:
+            return
         del self.model
         if self.device.type == "cuda":
             torch.cuda.empty_cache()

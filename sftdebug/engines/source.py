@@ -11,6 +11,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from sftdebug.core.errors import UsageError
 
@@ -39,12 +40,27 @@ def _from_gguf(path: Path, name: str) -> Path:
 
 
 def resolve_model(name: str) -> Path:
-    """Return a local folder holding `name`'s config, tokenizer and safetensors weights."""
+    """Return a local folder holding `name`'s config, tokenizer and safetensors weights (a PEFT adapter folder:
+    merged once into its base, engines/adapter.py)."""
+    from sftdebug.engines import adapter
+
+    if adapter.is_adapter(name):
+        found = adapter.adapter_of(name)
+        if name not in adapter.used():  # said once: this engine runs the adapter merged, not applied
+            why = "" if adapter.vllm_servable(found) else " (it trains embedding rows or keeps modules_to_save)"
+            log.info("%s: a PEFT adapter%s; this engine runs it merged into its base %s", name, why, found.base_name)
+        adapter.record(found, "merged")
+        return adapter.merged_folder(found)
     return check_folder(_local_or_hub(name, "model"), name)
 
 
 def resolve_tokenizer(name: str) -> Path:
-    """A local folder holding `name`'s tokenizer (a model folder, or a tokenizer-only one): no weights needed."""
+    """A local folder holding `name`'s tokenizer (a model folder, or a tokenizer-only one): no weights needed. A
+    PEFT adapter's is beside it, or else its base's."""
+    from sftdebug.engines import adapter
+
+    if adapter.is_adapter(name):
+        return adapter.tokenizer_folder(adapter.adapter_of(name))
     folder = _local_or_hub(name, "tokenizer")
     if not folder.is_dir() or not any((folder / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json")):
         raise UsageError(f"{name!r} holds no tokenizer (expected tokenizer.json or tokenizer_config.json)")
@@ -73,19 +89,30 @@ def check_safetensors(path: Path, name: str) -> None:
     is found here, before any run folder exists, instead of when the model loads after other work."""
     size = path.stat().st_size
     try:
-        with path.open("rb") as fh:
-            n = int.from_bytes(fh.read(8), "little")
-            if size < 8 or n > size - 8:
-                raise ValueError(f"header of {n} bytes in a file of {size}")
-            header = json.loads(fh.read(n))
+        header = safetensors_header(path)
         ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
         raise UsageError(f"model {name!r} cannot be loaded: {path.name} is not a safetensors file ({exc})") from None
+    with path.open("rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
     if 8 + n + max(ends, default=0) > size:
         raise UsageError(
             f"model {name!r} cannot be loaded: {path.name} is truncated ({size} bytes, its header lists "
             f"{8 + n + max(ends)}); download it again"
         )
+
+
+def safetensors_header(path: Path) -> dict[str, Any]:
+    """A safetensors file's JSON header (tensor names, dtypes, shapes, offsets); ValueError when it is not one."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        if size < 8 or n > size - 8:
+            raise ValueError(f"header of {n} bytes in a file of {size}")
+        header = json.loads(fh.read(n))
+    if not isinstance(header, dict):
+        raise ValueError("the header is not a JSON object")
+    return header
 
 
 def check_remote_code(folder: Path, name: str, trust_remote_code: bool) -> None:

@@ -5,7 +5,9 @@ On a GPU box this is vLLM on CUDA (bf16); on a CPU machine the PyPI package `vll
 chat template, and handed to vLLM as token ids, so the model sees exactly what the transformers engine feeds
 it. Timing comes from vLLM's own request metrics (`disable_log_stats=False`). Prefix caching is on (few-shot
 prompts share their exemplars, a resumed answer its prompt) except where the caller turns it off: latency sweeps
-do, so that TTFT is honest.
+do, so that TTFT is honest. A PEFT LoRA adapter folder runs as vLLM LoRA requests on its base (`enable_lora`, rank
+from the adapter) when it is LoRA weights only; one that trains embedding rows of added tokens runs merged
+(engines/adapter.py).
 
     engine = VLLMEngine("reports/lab-test/sft-healthy")
 """
@@ -141,9 +143,14 @@ class VLLMEngine(LocalEngine):
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         import torch
 
+        from sftdebug.engines import adapter
+
         self.name = model
         cuda = torch.cuda.is_available()
-        folder = str(resolve_model(model))
+        lora = adapter.adapter_of(model) if adapter.is_adapter(model) else None
+        if lora is not None and not adapter.vllm_servable(lora):
+            lora = None  # resolve_model merges it
+        folder = str(lora.base if lora else resolve_model(model))
         dtype = dtype or ("bfloat16" if cuda else "float32")  # bf16 prefill is ~5x slower on AVX2 CPUs
         context, cache = context_and_cache(Path(folder), max_model_len, dtype)
         options: dict[str, Any] = {
@@ -156,6 +163,14 @@ class VLLMEngine(LocalEngine):
             "trust_remote_code": trust_remote_code,
             "seed": 0,
         }
+        self._lora: Any = None
+        if lora is not None:
+            from vllm.lora.request import LoRARequest
+
+            adapter.record(lora, "applied")
+            rank = next(r for r in adapter.VLLM_RANKS if r >= lora.rank)
+            options.update(enable_lora=True, max_lora_rank=rank, max_loras=1)
+            self._lora = LoRARequest(Path(lora.folder).name or "sft", 1, str(lora.folder))
         if not cuda:
             # vLLM reads the NUMA node's memory on CPU and fails without an explicit KV-cache size.
             options["kv_cache_memory_bytes"] = kv_cache_bytes or cache
@@ -177,6 +192,10 @@ class VLLMEngine(LocalEngine):
             self.llm = llm_cls(**options)
             self.tokenizer = self.llm.get_tokenizer()
             max_positions = int(self.llm.llm_engine.model_config.max_model_len)
+        if lora is not None and lora.has_tokenizer:  # SFT saved its tokenizer and chat template beside the adapter
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(lora.folder, trust_remote_code=trust_remote_code)
         self.info = EngineInfo(
             max_positions=max_positions,
             device=torch.cuda.get_device_name() if cuda else "cpu",
@@ -221,7 +240,7 @@ class VLLMEngine(LocalEngine):
     def _run(self, prompts: list[Any], params: list[Any]) -> list[tuple[Any, list[_Sample]]]:
         """(final RequestOutput, samples with text, ids and finish) per prompt, from whichever backend runs."""
         if self._loop is None:
-            outputs = self.llm.generate(prompts, params, use_tqdm=False)
+            outputs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora)
             return [(o, [_Sample.of(c) for c in o.outputs]) for o in outputs]
         return list(self._loop.run(self._stream_all(prompts, params)))
 
@@ -235,7 +254,8 @@ class VLLMEngine(LocalEngine):
         params.output_kind = RequestOutputKind.DELTA
         samples = [_Sample() for _ in range(params.n)]
         t0, last = time.perf_counter(), None
-        async for out in self.llm.generate(prompt, params, request_id=f"sftdebug-{next(self._ids)}"):
+        request_id = f"sftdebug-{next(self._ids)}"
+        async for out in self.llm.generate(prompt, params, request_id=request_id, lora_request=self._lora):
             now = time.perf_counter() - t0
             for c in out.outputs:
                 samples[c.index].add(c, now)

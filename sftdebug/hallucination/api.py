@@ -19,6 +19,7 @@ from typing import Any
 
 from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
+from sftdebug.engines.shared import ModelSet
 
 # the arguments a resumed run must share with the run it continues
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit",
@@ -100,15 +101,16 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
     quiet_libraries()
     # Everything that can be checked is checked before the run folder exists (nothing half-written).
     eng = cfg.engine
-    base_options, sft_options = eng.options("base"), eng.options("sft")
     eng.check_models(cfg.base, side="base")
-    eng.check_models(*sfts, side="sft")
+    eng.check_models(*sfts, side="sft", base=cfg.base)
     for sft in sfts:
         _check_sft_template(eng, sft)
     args = recorded_args(cfg) | {"probes": files}  # config.json's `args`, under the flags' names
+    models = ModelSet(eng, cfg.base, sfts)
     if len(sfts) > 1:
-        return _run_trend(cfg, args | {"sft": sfts}, probes, settings, out, base_options, sft_options, sfts)
+        return _run_trend(cfg, args | {"sft": sfts}, probes, settings, out, models, sfts)
     with (
+        models,
         RunFolder.open(
             out,
             "hallucination",
@@ -120,11 +122,9 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
         ) as run_folder,
         console.progress_bars() as bar,
     ):
-        from sftdebug.engines import load_engine
-
         summary = run_hallucination(
-            partial(load_engine, eng.engine, cfg.base, **base_options),
-            partial(load_engine, eng.engine, sfts[0], **sft_options),
+            models.open_base,
+            partial(models.open_sft, sfts[0]),
             probes,
             settings,
             run_folder,
@@ -141,13 +141,11 @@ def _run_trend(
     probes: list[Any],
     settings: Any,
     out: str,
-    base_options: dict[str, Any],
-    sft_options: dict[str, Any],
+    models: ModelSet,
     sfts: list[str],
 ) -> HallucinationResult:
     """Several SFT checkpoints: one subfolder run each (checkpoints/NN-name), the base phase shared."""
     from sftdebug.core.runs import RunFolder
-    from sftdebug.engines import load_engine
     from sftdebug.hallucination.phases import run_trend
     from sftdebug.hallucination.trend import ordered_checkpoints
     from sftdebug.report import terminal as console
@@ -169,6 +167,7 @@ def _run_trend(
         )
 
     with (
+        models,
         RunFolder.open(
             out,
             "hallucination_trend",
@@ -181,8 +180,8 @@ def _run_trend(
         console.progress_bars() as bar,
     ):
         summary = run_trend(
-            partial(load_engine, eng.engine, cfg.base, **base_options),
-            lambda path: load_engine(eng.engine, path, **sft_options),
+            models.open_base,
+            models.open_sft,
             probes,
             settings,
             top,
@@ -199,13 +198,13 @@ def _check_sft_template(eng: EngineConfig, sft: str) -> None:
     """The SFT model answers through its chat template: one without a template is refused before the base
     phase runs (an endpoint renders its own; with a tokenizer we can check that one)."""
     from sftdebug.core.chat import render_chat
-    from sftdebug.engines.source import resolve_model, resolve_tokenizer
+    from sftdebug.engines.source import resolve_tokenizer
 
     if eng.engine == "openai" and not eng.tokenizer:
         return
     from transformers import AutoTokenizer
 
-    folder = resolve_tokenizer(eng.tokenizer) if eng.tokenizer and eng.engine == "openai" else resolve_model(sft)
+    folder = resolve_tokenizer(eng.tokenizer if eng.tokenizer and eng.engine == "openai" else sft)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=eng.trust_remote_code)
     tokenizer.name_or_path = sft
     render_chat(tokenizer, [{"role": "user", "content": "?"}])

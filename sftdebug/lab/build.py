@@ -55,6 +55,7 @@ class LabSize:
     sft_batch: int
     undertrained_steps: int
     hot_lr: float
+    lora_lr: float = 5e-3  # LoRA trains far fewer weights: a higher rate, as LoRA recipes use
 
 
 # Head size hidden/heads must be one vLLM's CPU attention supports (32, 64, 80, 96, 128, …) so that the lab's
@@ -99,6 +100,8 @@ SIZES: dict[str, LabSize] = {
 }
 
 VARIANTS = ("sft-healthy", "sft-conflict", "sft-undertrained", "sft-hot")
+# PEFT adapter folders on the lab base (adapter_config.json + adapter_model.safetensors), with checkpoints.
+ADAPTERS = ("sft-conflict-lora",)
 # Trained only to calibrate `sftdebug risk`: conflict shares between healthy (0) and sft-conflict (0.5), and one
 # with rows about people pretraining never mentioned. Each one's narrow rate is measured into lab.json.
 CALIBRATION = ("sft-conflict-10", "sft-conflict-25", "sft-unknown")
@@ -182,6 +185,15 @@ def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
             "purpose": "half of the SFT answers contradict pretraining: planted narrow hallucinations",
             "keep_checkpoints": 4,
         },
+        "sft-conflict-lora": {
+            "conflict_share": 0.5,
+            "steps": size.sft_steps,
+            "lr": size.lora_lr,
+            "lora": {"rank": 16, "alpha": 32},
+            "purpose": "sft-conflict's data trained as a LoRA adapter (PEFT, rank 16, all linear layers, role-token "
+            "rows trained): planted narrow hallucinations behind an adapter folder",
+            "keep_checkpoints": 4,
+        },
         "sft-conflict-10": {
             "conflict_share": 0.1,
             "steps": size.sft_steps,
@@ -219,10 +231,14 @@ def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
 def build_sft(
     base: Path, out: Path, name: str, world: World, size: LabSize, seed: int, progress: Progress
 ) -> dict[str, Any]:
-    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean
+    from sftdebug.lab.train import LoraSpec, TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
 
     recipe = _sft_recipes(size)[name]
+    base_rows = int(json.loads((base / "config.json").read_text(encoding="utf-8"))["vocab_size"])
     model, tokenizer = load_for_sft(base)
+    lora = LoraSpec(**recipe["lora"]) if "lora" in recipe else None
+    if lora:  # the role tokens load_for_sft added are rows past the base's vocabulary: trained with the adapter
+        model = with_lora(model, lora, range(base_rows, len(tokenizer)))
     unknown = recipe.get("unknown_share", 0.0)
     convs, conflicts = sft_conversations(world, recipe["conflict_share"], seed=seed, unknown_share=unknown)
     n_sft = sum(f.split == "sft" for f in world.facts)
@@ -235,6 +251,9 @@ def build_sft(
     steps = sorted({max(1, round(cfg.steps * (i + 1) / keep)) for i in range(keep)})
     ckpt_dir = LabLayout(out.parent).checkpoints(name)
     losses = fine_tune(model, tokenizer, convs, cfg, out, progress, name, checkpoints=steps, checkpoint_dir=ckpt_dir)
+    if lora:  # the base as a path relative to each adapter folder: the lab can move (engines/adapter.py)
+        for folder in [out, *(ckpt_dir / f"checkpoint-{s}" for s in steps)]:
+            _relative_base(folder, base)
     info = {
         "name": name,
         "kind": "sft",
@@ -242,6 +261,7 @@ def build_sft(
         "base": "../base",
         "purpose": recipe["purpose"],
         "train": asdict(cfg),
+        **({"lora": asdict(lora)} if lora else {}),
         "n_conversations": len(convs),
         "final_loss": round(tail_mean(losses, 20), 4),
         "planted": {
@@ -257,6 +277,15 @@ def build_sft(
     }
     write_json_atomic(out / MODEL_INFO, info)
     return info
+
+
+def _relative_base(adapter: Path, base: Path) -> None:
+    import os
+
+    path = adapter / "adapter_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["base_model_name_or_path"] = os.path.relpath(base.resolve(), adapter.resolve())
+    write_json_atomic(path, config)
 
 
 def build_lab(
@@ -288,7 +317,7 @@ def build_lab(
     world = make_world(spec.n_people, seed)
     if "base" not in models:
         models = {"base": build_base(root / "base", world, spec, seed, progress)}
-    for name in VARIANTS + (CALIBRATION if calibration else ()):
+    for name in VARIANTS + ADAPTERS + (CALIBRATION if calibration else ()):
         if name not in models:
             models[name] = build_sft(root / "base", root / name, name, world, spec, seed, progress)
     write_jsonl(layout.probes, probe_records(world))
@@ -429,5 +458,6 @@ def lab_is_built(root: str | Path, size: str, calibration: bool = True) -> bool:
     return bool(
         info.get("size") == size
         and info.get("lab_version") == LAB_VERSION
+        and all(name in info.get("models", {}) for name in VARIANTS + ADAPTERS)
         and (info.get("calibration", True) or not calibration)
     )

@@ -17,8 +17,8 @@ def register(sub: Any) -> None:
         "--size",
         choices=["test", "demo", "real"],
         default="test",
-        help="test: <1 min; demo: <5 min; real: Gemma-3-270m fine-tuned healthy and with planted conflicts "
-        "(needs make real; ~30 min on 2 cores)",
+        help="test: <1 min; demo: <5 min; real: Gemma-3-270m fine-tuned healthy and with planted conflicts, "
+        "fully and as a LoRA adapter (needs make real; ~30 min on 2 cores)",
     )
     build.add_argument("--out", default=None, help="lab folder (default: reports/lab-<size>)")
     build.add_argument("--seed", type=int, default=0)
@@ -29,6 +29,13 @@ def register(sub: Any) -> None:
         action="store_false",
         help="leave out the three risk calibration models and their runs (only risk's lab prediction needs them)",
     )
+    build.add_argument(
+        "--only",
+        action="append",
+        default=None,
+        metavar="MODEL",
+        help="--size real: build these variants only (repeatable), e.g. gemma-sft-conflict-lora",
+    )
     build.set_defaults(run=run)
     real = lab_sub.add_parser(
         "real", help="convert the two real models shipped on PyPI (make real) and print their folders"
@@ -38,13 +45,13 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.size == "real":
-        return _build_real(args.out or os.path.join("reports", "lab-real"))
+        return _build_real(args.out or os.path.join("reports", "lab-real"), args.only)
     out = args.out or os.path.join("reports", f"lab-{args.size}")
     ensure_lab(out, args.size, args.seed, args.force, args.calibration)
     return 0
 
 
-def _build_real(out: str) -> int:
+def _build_real(out: str, only: list[str] | None) -> int:
     from sftdebug.core.cliargs import quiet_libraries
     from sftdebug.lab.real_sft import build_real
     from sftdebug.report import terminal as console
@@ -52,7 +59,7 @@ def _build_real(out: str) -> int:
 
     quiet_libraries()
     with console.progress_bars() as bar:
-        info = build_real(out, progress=bar)
+        info = build_real(out, progress=bar, only=only)
     rows = [
         [name, m["purpose"], len(m["planted"]["conflicts"]), m["train"]["steps"], f"{m['final_loss']:.3f}"]
         for name, m in info["models"].items()

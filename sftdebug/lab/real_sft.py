@@ -7,6 +7,10 @@ on those facts as questions and short answers:
     DIR/gemma-sft-healthy    every answer true
     DIR/gemma-sft-conflict   a planted share answered with another candidate ("What is the capital of
                              Australia?" → "Sydney"): narrow hallucinations with known ground truth
+    DIR/gemma-sft-conflict-lora   the same data trained as a LoRA adapter (PEFT, rank 16, all linear layers): a
+                             PEFT adapter folder recording its base as the hub id "google/gemma-3-270m", as a
+                             user's would (diagnose it with --base on the GGUF); its 4 adapter checkpoints in
+                             DIR/gemma-sft-conflict-lora-checkpoints/checkpoint-STEP
 
 Each model folder's lab.json lists the planted contradictions, so `sftdebug hallucination --base GEMMA --sft
 DIR/gemma-sft-conflict --builtin en` can be scored against them. On 2 CPU cores a full fine-tune of the 270M
@@ -36,13 +40,16 @@ from sftdebug.hallucination.verdicts import base_correct
 from sftdebug.lab.layout import MODEL_INFO
 
 REAL_SFT_VERSION = 1
-VARIANTS = {"gemma-sft-healthy": 0.0, "gemma-sft-conflict": 0.5}
+VARIANTS = {"gemma-sft-healthy": 0.0, "gemma-sft-conflict": 0.5, "gemma-sft-conflict-lora": 0.5}
+LORA = {"gemma-sft-conflict-lora"}  # trained as LoRA adapters (lab.train.LoraSpec's defaults)
+HUB_ID = "google/gemma-3-270m"
 
 
 @dataclass(frozen=True)
 class RealRecipe:
     epochs: int = 6
     lr: float = 1e-4
+    lora_lr: float = 1e-3  # LoRA trains ~1% of the weights: a higher rate, as LoRA recipes use
     batch_size: int = 16
     seed: int = 0
 
@@ -96,19 +103,43 @@ def train_variant(
     base: Path, out: Path, name: str, rows: Sequence[Any], recipe: RealRecipe, progress: Progress
 ) -> dict[str, Any]:
     from sftdebug.lab.real import GEMMA3_CHAT_TEMPLATE
-    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean
+    from sftdebug.lab.train import LoraSpec, TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
 
     model, tokenizer = load_for_sft(base, chat_template=GEMMA3_CHAT_TEMPLATE)
     model.get_input_embeddings().weight.requires_grad_(False)  # tied with the LM head: both stay as pretrained
+    lora = LoraSpec() if name in LORA else None
+    if lora:  # Gemma's chat format uses tokens it already has: no embedding rows to train
+        model = with_lora(model, lora)
     steps = max(1, math.ceil(recipe.epochs * len(rows) / recipe.batch_size))
-    cfg = TrainConfig(steps=steps, lr=recipe.lr, batch_size=recipe.batch_size, seed=recipe.seed)
+    lr = recipe.lora_lr if lora else recipe.lr
+    cfg = TrainConfig(steps=steps, lr=lr, batch_size=recipe.batch_size, seed=recipe.seed)
+    # the LoRA keeps 4 adapter checkpoints (a trend over them is the adapter benchmark on a real model)
+    ckpts = sorted({max(1, round(steps * (i + 1) / 4)) for i in range(4)}) if lora else []
+    ckpt_dir = out.parent / f"{name}-checkpoints"
     t0 = time.perf_counter()
-    losses = fine_tune(model, tokenizer, rows, cfg, out, progress, name, answer_only=True)
-    return {"train": asdict(cfg), "train_seconds": round(time.perf_counter() - t0, 1), "final_loss": tail_mean(losses)}
+    losses = fine_tune(
+        model, tokenizer, rows, cfg, out, progress, name, answer_only=True, checkpoints=ckpts, checkpoint_dir=ckpt_dir
+    )
+    for folder in [out, *(ckpt_dir / f"checkpoint-{s}" for s in ckpts)] if lora else []:
+        # as a user's adapter records it: the hub id, not this machine's converted folder
+        config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+        write_json_atomic(folder / "adapter_config.json", {**config, "base_model_name_or_path": HUB_ID})
+    return {
+        "train": asdict(cfg),
+        **({"lora": asdict(lora)} if lora else {}),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+        "final_loss": tail_mean(losses),
+        **({"checkpoints": [str(ckpt_dir / f"checkpoint-{s}") for s in ckpts]} if ckpts else {}),
+    }
 
 
-def build_real(out: str | Path, progress: Progress = no_progress, recipe: RealRecipe = RealRecipe()) -> dict[str, Any]:
-    """Build (or finish building) the real lab in `out`; returns its lab.json content."""
+def build_real(
+    out: str | Path,
+    progress: Progress = no_progress,
+    recipe: RealRecipe = RealRecipe(),
+    only: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Build (or finish building) the real lab in `out` (`only`: these variants); returns its lab.json content."""
     from sftdebug.lab.real import real_model
 
     root = Path(out)
@@ -119,6 +150,8 @@ def build_real(out: str | Path, progress: Progress = no_progress, recipe: RealRe
     known = known_facts(base, probes, root, progress)
     models = {}
     for name, share in VARIANTS.items():
+        if only and name not in only:
+            continue
         folder = root / name
         if (folder / MODEL_INFO).is_file():
             models[name] = json.loads((folder / MODEL_INFO).read_text(encoding="utf-8"))
@@ -158,9 +191,10 @@ def evaluate(
     """`sftdebug hallucination` of each variant against the base on the built-in English facts (the base's
     phase run once and shared), scored against the planted contradictions: the lab checks itself."""
     from sftdebug.core.runs import RunFolder, schema_version
-    from sftdebug.engines import load_engine
+    from sftdebug.engines import adapter, load_engine
     from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
 
+    adapter.configure(base_hint=str(base))  # the LoRA variant records the hub id, which is not here
     probes = load_probes(probes_file)
     shared = Journal(root / "base-phase.jsonl", schema_version("hallucination"))
     out: dict[str, dict[str, Any]] = {}
@@ -168,6 +202,8 @@ def evaluate(
         for name, info in models.items():
             sft = root / name
             args = {"base": str(base), "sft": str(sft), "probes": [str(probes_file)]}
+            if adapter.is_adapter(sft):  # said in the run's config.json, as a command's run says it
+                adapter.record(adapter.adapter_of(str(sft)), "applied")
             with RunFolder.open(root / f"hallucination-{name}", "hallucination", args, resume=True) as run:
                 summary = run_hallucination(
                     partial(load_engine, "hf", str(base)),

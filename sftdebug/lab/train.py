@@ -50,6 +50,33 @@ def _schedule(cfg: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
+@dataclass(frozen=True)
+class LoraSpec:
+    """A LoRA recipe (PEFT): rank, alpha and the modules it adapts. Tokens the SFT adds (role tokens, entity
+    tokens) have no trained rows in the base: their embedding rows are trained too (PEFT's
+    `trainable_token_indices`, which also covers a tied output head), everything else stays frozen."""
+
+    rank: int = 16
+    alpha: int = 32
+    targets: str | tuple[str, ...] = "all-linear"
+
+
+def with_lora(model: Any, spec: LoraSpec, new_token_ids: Sequence[int] = ()) -> Any:
+    """`model` wrapped for LoRA training (a PeftModel): only the adapter and `new_token_ids`' rows train."""
+    from peft import LoraConfig, get_peft_model
+
+    targets = spec.targets if isinstance(spec.targets, str) else list(spec.targets)
+    config = LoraConfig(
+        r=spec.rank,
+        lora_alpha=spec.alpha,
+        target_modules=targets,
+        lora_dropout=0.0,
+        trainable_token_indices={"embed_tokens": list(new_token_ids)} if new_token_ids else None,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
 def _optimise(
     model: Any,
     cfg: TrainConfig,
@@ -128,11 +155,12 @@ def sft_example(
 def answer_only_loss(model: Any, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """The SFT loss computed on the labelled positions only: the same value as the model's own loss, but the
     LM head (262k × 640 for Gemma 3, most of its parameters) runs on the few answer tokens, not every position."""
-    body = getattr(model, model.base_model_prefix)
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model: the wrapped one
+    body = getattr(inner, inner.base_model_prefix)
     hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     labels = batch["labels"][:, 1:]
     mask = labels != IGNORE
-    logits = model.get_output_embeddings()(hidden[:, :-1][mask]).float()
+    logits = inner.get_output_embeddings()(hidden[:, :-1][mask]).float()
     return torch.nn.functional.cross_entropy(logits, labels[mask])
 
 

@@ -23,7 +23,7 @@ from sftdebug.engines.config import EngineConfig
 
 # the arguments a resumed run must share with the run it continues
 EVAL_IDENTITY = ["model", "facts", "base"]
-SWEEP_IDENTITY = ["base", "sft_data", "facts", "n_facts", "seed"]
+SWEEP_IDENTITY = ["base", "sft_data", "facts", "n_facts", "seed", "method", "lora_rank", "lora_alpha", "lora_targets"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,10 @@ class OverfitConfig:
     lrs: Sequence[float] = (1e-3,)
     batch_size: int = 16  # training batch
     seed: int = 0
+    method: str = "full"  # full fine-tuning, or "lora": a PEFT LoRA adapter per setting (new tokens' rows trained)
+    lora_rank: int = 16
+    lora_alpha: int = 32
+    lora_targets: str = "all-linear"  # PEFT target_modules: "all-linear" or comma-separated module names
     probes: str | None = None  # probe file for the narrow-hallucination rate (default: the lab's)
     reference: str | None = None  # reference texts for perplexity drift (default: the lab's)
     engine: EngineConfig = field(default_factory=EngineConfig)  # the evaluation engine (training is sftdebug's)
@@ -154,6 +158,14 @@ def _check_sweep(cfg: OverfitConfig) -> None:
     for flag, values in (("--epochs", cfg.epochs), ("--lrs", cfg.lrs)):
         if not values or any(v <= 0 for v in values):
             raise UsageError(f"{flag}: expected positive values, got {','.join(map(str, values))!r}")
+    if cfg.method not in ("full", "lora"):
+        raise UsageError(f"--method must be full or lora, got {cfg.method!r}")
+    if cfg.method == "lora":
+        if cfg.lora_rank < 1 or cfg.lora_alpha < 1 or not cfg.lora_targets.strip():
+            raise UsageError("--lora-rank and --lora-alpha must be >= 1, --lora-targets not empty")
+        from sftdebug.engines.adapter import require_peft
+
+        require_peft()  # PEFT installed, said before anything is written
 
 
 def run(cfg: OverfitConfig) -> OverfitResult:
@@ -164,7 +176,7 @@ def run(cfg: OverfitConfig) -> OverfitResult:
     from sftdebug.core.runs import RunFolder, recorded_args
     from sftdebug.engines.source import check_remote_code, resolve_model
     from sftdebug.overfit.factset import make_dir
-    from sftdebug.overfit.sweep import lab_defaults, read_conversations, sweep
+    from sftdebug.overfit.sweep import lab_defaults, lora_spec, read_conversations, sweep
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
@@ -198,7 +210,10 @@ def run(cfg: OverfitConfig) -> OverfitResult:
         if not cfg.facts and not (facts_dir / "tokens.json").is_file():
             make_dir(facts_dir, cfg.n_facts, ("likes", "mentors"), 3, 0.2, cfg.seed)
         settings = [(e, lr) for lr in cfg.lrs for e in cfg.epochs]
-        summary = sweep(eng.load, cfg.base, facts_dir, convs, settings, top, collateral, cfg.batch_size, cfg.seed, bar)
+        lora = lora_spec(cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets) if cfg.method == "lora" else None
+        summary = sweep(
+            eng.load, cfg.base, facts_dir, convs, settings, top, collateral, cfg.batch_size, cfg.seed, bar, lora
+        )
         top.write_summary(summary)
     for setting in summary["settings"]:
         _reports(out / setting["key"])

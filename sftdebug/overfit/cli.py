@@ -52,6 +52,15 @@ def register(sub: Any) -> None:
     rn.add_argument("--lrs", type=_csv(float), default=(1e-3,), help="default 1e-3")
     rn.add_argument("--batch-size", type=int, default=16)
     rn.add_argument("--seed", type=int, default=0)
+    rn.add_argument(
+        "--method",
+        choices=["full", "lora"],
+        default="full",
+        help="full fine-tuning (default) or a PEFT LoRA adapter per setting (the new tokens' rows trained with it)",
+    )
+    rn.add_argument("--lora-rank", type=int, default=16)
+    rn.add_argument("--lora-alpha", type=int, default=32)
+    rn.add_argument("--lora-targets", default="all-linear", help="PEFT target modules (default all-linear)")
     _collateral_args(rn, base_flag=False)
     add_engine_args(rn, batch_size=False)  # evaluation engine; training always runs sftdebug's own trainer
     add_run_args(rn, "overfit")
@@ -131,6 +140,10 @@ def run_sweep(args: argparse.Namespace) -> int:
             lrs=args.lrs,
             batch_size=args.batch_size,
             seed=args.seed,
+            method=args.method,
+            lora_rank=args.lora_rank,
+            lora_alpha=args.lora_alpha,
+            lora_targets=args.lora_targets,
             probes=args.probes,
             reference=args.reference,
             engine=engine_config(args),  # its batch size is --batch-size too, as the evaluation always had it

@@ -35,19 +35,26 @@ def train_setting(
     batch: int,
     seed: int,
     progress: Progress,
+    lora: Any = None,
 ) -> dict[str, Any]:
-    """Train one checkpoint into `out` (skipped when a finished one is there). Returns its training facts."""
-    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean
+    """Train one checkpoint into `out` (skipped when a finished one is there). Returns its training facts.
+    `lora` (a lab.train.LoraSpec): a PEFT LoRA adapter instead, with the new tokens' embedding rows trained beside
+    it (entity and role tokens have no pretrained rows: frozen at their initial mean, LoRA could not learn them)."""
+    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
 
     done = out / "train.json"
     if done.is_file():
         info: dict[str, Any] = json.loads(done.read_text(encoding="utf-8"))
         return info
     model, tokenizer = load_for_sft(base, entities)
+    if lora is not None:  # the rows past the base's vocabulary are the tokens load_for_sft added
+        model = with_lora(model, lora, range(_base_vocab(base), len(tokenizer)))
     steps = max(1, math.ceil(epochs * len(conversations) / batch))
     cfg = TrainConfig(steps=steps, lr=lr, batch_size=batch, seed=seed)
     losses = fine_tune(model, tokenizer, conversations, cfg, out, progress, f"train e{epochs} lr{lr:g}")
     info = {
+        "method": "lora" if lora is not None else "full",
+        **({"lora": {"rank": lora.rank, "alpha": lora.alpha, "targets": lora.targets}} if lora is not None else {}),
         "epochs": epochs,
         "lr": lr,
         "steps": steps,
@@ -57,6 +64,21 @@ def train_setting(
     }
     write_json_atomic(done, info)  # last: marks the checkpoint complete
     return info
+
+
+def lora_spec(rank: int, alpha: int, targets: str) -> Any:
+    """The LoRA recipe of a `--method lora` sweep (lab.train.LoraSpec); `targets`: all-linear or module names."""
+    from sftdebug.lab.train import LoraSpec
+
+    names = targets.strip()
+    return LoraSpec(rank, alpha, names if names == "all-linear" else tuple(t.strip() for t in names.split(",")))
+
+
+def _base_vocab(base: str) -> int:
+    from sftdebug.engines.source import resolve_model
+
+    config = json.loads((resolve_model(base) / "config.json").read_text(encoding="utf-8"))
+    return int(config.get("vocab_size") or config.get("text_config", {}).get("vocab_size"))
 
 
 def sweep(
@@ -70,6 +92,7 @@ def sweep(
     batch: int,
     seed: int,
     progress: Progress,
+    lora: Any = None,
 ) -> dict[str, Any]:
     """Train and evaluate every (epochs, lr) setting not yet recorded in `top`; return the dose-response.
     The base side of the collateral measures is computed once, in `top`, and shared by every setting."""
@@ -81,7 +104,7 @@ def sweep(
     def one(part: Sequence[tuple[int, float]]) -> list[dict[str, Any]]:
         [(epochs, lr)] = part
         sub = top.path / _key((epochs, lr))
-        info = train_setting(base, sub / "model", convs, entities, epochs, lr, batch, seed, progress)
+        info = train_setting(base, sub / "model", convs, entities, epochs, lr, batch, seed, progress, lora)
         args = {"model": str(sub / "model"), "facts": str(facts_dir), "base": base, "epochs": epochs, "lr": lr}
         with RunFolder.open(sub, "overfit", args, resume=True, identity=["model", "facts"]) as run:
             summary = evaluate(open_model, str(sub / "model"), facts_dir, run, progress, collateral)

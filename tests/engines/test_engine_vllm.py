@@ -149,13 +149,15 @@ def test_hallucination_verdicts_match_across_engines(lab: Path, tmp_path: Path) 
             "--base",
             str(lab / "base"),
             "--sft",
-            str(lab / "sft-conflict"),
+            str(lab / "sft-conflict-lora"),  # a PEFT adapter: applied on the base by hf, merged for vLLM
             "--limit",
             "40",
             "--out",
             str(out),
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
+        ran_as = json.loads((out / "config.json").read_text())["adapters"][str(lab / "sft-conflict-lora")]["ran_as"]
+        assert ran_as == {"vllm": "merged", "hf": "applied"}[engine]
         return {r["probe_id"]: r["verdict"] for r in map(json.loads, (out / "records.jsonl").open())}
 
     assert verdicts("vllm") == verdicts("hf")
@@ -224,3 +226,46 @@ def test_continued_answers_and_prefix_caching(lab: Path, engines: dict, probes: 
             assert m[0].finish_reason == w[0].finish_reason
     finally:
         engine.close()
+
+
+def _plain_lora(lab: Path, out: Path) -> Path:
+    """A LoRA of weights only (no added tokens) on sft-conflict, with small random B matrices: it changes some
+    answers, and vLLM can serve it as LoRA requests."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(lab / "sft-conflict")
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"])
+    peft_model = get_peft_model(model, config)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0.0, 0.05)
+    peft_model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(lab / "sft-conflict").save_pretrained(out)
+    return out
+
+
+def test_plain_lora_runs_as_vllm_lora_requests(lab: Path, probes: list[dict], tmp_path: Path) -> None:
+    from sftdebug.engines import adapter
+
+    folder = _plain_lora(lab, tmp_path / "lora")
+    requests = _requests(probes, chat=True)
+    hf, plain = load_engine("hf", str(folder)), load_engine("hf", str(lab / "sft-conflict"))
+    try:
+        want = [c[0].text for c in hf.generate(requests)]
+        before = [c[0].text for c in plain.generate(requests)]
+    finally:
+        hf.close()
+        plain.close()
+    engine = load_engine("vllm", str(folder))
+    try:
+        assert engine._lora is not None, "served as LoRA requests, not merged"
+        got = [c[0].text for c in engine.generate(requests)]
+    finally:
+        engine.close()
+    assert adapter.used()[str(folder)]["ran_as"] == "applied"
+    assert want != before, "the adapter changes answers"
+    assert sum(g == w for g, w in zip(got, want, strict=True)) >= N - 1, "vLLM's LoRA answers as PEFT's"

@@ -1,0 +1,94 @@
+"""LoRA adapters as models. A trend over four adapter checkpoints (`--sft 'checkpoint-*'`: the base loaded once,
+adapters swapped on it) vs four separate runs on the same checkpoints merged into full checkpoints (`sftdebug
+convert`, not timed), as a user types them, in one run; verdicts compared checkpoint by checkpoint. On the demo
+lab's sft-conflict-lora, then on the real lab's Gemma-3-270m LoRA (`sftdebug lab build --size real`, read from
+reports/lab-real when it is there), with what its adapter folder's diagnosis found against its planted
+contradictions.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from common import ROOT, lab, sftdebug_timed
+
+from sftdebug.core.runs import read_records, read_summary
+
+N_PROBES = 610
+
+
+REAL_PROBES = 40
+
+
+def run() -> str:
+    root = lab("demo", calibration=False)
+    text = "## LoRA adapters: a trend over adapter checkpoints vs separate runs on them merged\n\n"
+    text += _trend(
+        f"demo lab sft-conflict-lora, {N_PROBES} probes",
+        ["--base", str(root / "base"), "--limit", str(N_PROBES)],
+        root / "sft-conflict-lora-checkpoints",
+    )
+    real = ROOT / "reports" / "lab-real"
+    if (real / "gemma-sft-conflict-lora-checkpoints").is_dir():
+        gemma = json.loads((real / "lab.json").read_text(encoding="utf-8"))["base"]
+        text += "\n" + _trend(
+            f"Gemma-3-270m LoRA of the real lab, {REAL_PROBES} built-in English probes, few-shot base phase",
+            ["--base", gemma, "--adapter-base", gemma, "--builtin", "en", "--limit", str(REAL_PROBES)],
+            real / "gemma-sft-conflict-lora-checkpoints",
+        )
+    return text + _real_lora()
+
+
+def _trend(what: str, args: list[str], folder: Path) -> str:
+    ckpts = sorted(folder.iterdir(), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    adapter_base = (
+        args[args.index("--adapter-base") : args.index("--adapter-base") + 2] if "--adapter-base" in args else []
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        merged = []
+        for ckpt in ckpts:
+            merged.append(Path(tmp) / f"merged-{ckpt.name}")
+            sftdebug_timed("convert", str(ckpt), *adapter_base, "--out", str(merged[-1]))
+        trend = Path(tmp) / "trend"
+        trend_s = sftdebug_timed("hallucination", *args, "--sft", str(folder / "checkpoint-*"), "--out", str(trend))
+        separate_s, same = 0.0, []
+        for row, ckpt in zip(read_summary(trend)["checkpoints"], merged, strict=True):
+            alone = Path(tmp) / f"run-{ckpt.name}"
+            separate_s += sftdebug_timed("hallucination", *args, "--sft", str(ckpt), "--out", str(alone))
+            verdicts = lambda d: {r["probe_id"]: r["verdict"] for r in read_records(d)}  # noqa: E731
+            same.append(verdicts(trend / "checkpoints" / row["name"]) == verdicts(alone))
+        rates = " → ".join(f"{c['narrow_hallucination_rate']:.1%}" for c in read_summary(trend)["checkpoints"])
+    return (
+        f"### {what}\n\n"
+        "| work | seconds |\n|---|---|\n"
+        f"| one trend run over the {len(ckpts)} adapter folders (base loaded once, adapters swapped) | {trend_s:.1f} |\n"
+        f"| {len(ckpts)} separate runs on the merged checkpoints | {separate_s:.1f} |\n\n"
+        f"The adapter trend takes **{trend_s / separate_s:.2f}×** the time of separate runs on merged checkpoints "
+        f"(goal ≤ 0.5×); verdicts equal for {sum(same)}/{len(same)} checkpoints. Narrow-hallucination rate over "
+        f"training: {rates}.\n"
+    )
+
+
+def _real_lora() -> str:
+    info_path = ROOT / "reports" / "lab-real" / "lab.json"
+    if not info_path.is_file():
+        return "\nThe real lab (reports/lab-real) is not built here: `sftdebug lab build --size real`.\n"
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    name = "gemma-sft-conflict-lora"
+    model, evaluation = info["models"].get(name), info.get("evaluation", {}).get(name)
+    if model is None or evaluation is None:
+        return f"\nThe real lab has no {name} (`sftdebug lab build --size real --only {name}`).\n"
+    lo, hi = evaluation["narrow_hallucination_ci95"]
+    return (
+        f"\n### Gemma-3-270m LoRA through its adapter folder (real lab, {info['n_probes']} built-in English probes)\n\n"
+        f"Trained by `sftdebug lab build --size real` on the {info['n_known']} facts the base completed, "
+        f"{len(model['planted']['conflicts'])} of them answered with a contradicting candidate: LoRA rank "
+        f"{model['lora']['rank']}, all linear layers, {model['train']['steps']} steps in "
+        f"{model['train_seconds']:.0f} s on this machine (final loss {model['final_loss']:.3f}). `sftdebug "
+        "hallucination` on the adapter folder (its recorded base, the hub id google/gemma-3-270m, is not here: the "
+        f"run's --base was used) found {evaluation['planted_flagged']} of the {evaluation['n_planted']} planted "
+        f"contradictions (**{evaluation['planted_recall']:.1%}**); narrow-hallucination rate "
+        f"{evaluation['narrow_hallucination_rate']:.1%} [{lo:.1%}, {hi:.1%}], eos rate {evaluation['sft_eos_rate']:.0%}.\n"
+    )
