@@ -239,10 +239,21 @@ def require_peft() -> Any:
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
 
 
-def vllm_servable(adapter: Adapter) -> bool:
-    """vLLM serves a LoRA as a request (`LoRARequest`) when it is LoRA weights only: no embedding rows of added
-    tokens, no `modules_to_save` copies (vLLM would ignore them), a rank it supports. Otherwise it runs merged."""
-    return not adapter.modules_to_save and adapter.token_rows is None and adapter.rank <= VLLM_RANKS[-1]
+def vllm_merge_reason(adapter: Adapter) -> str | None:
+    """Why the vLLM engine runs `adapter` merged into its base rather than as LoRA requests (`LoRARequest`), or
+    None when it serves it as requests: LoRA weights only (no embedding rows of added tokens, no `modules_to_save`
+    copies, which vLLM would ignore), a rank vLLM supports, and a GPU (the CPU build generates with LoRA, but its
+    prompt log-probs crash offline and come back NaN from its server: scoring would be wrong)."""
+    if adapter.modules_to_save or adapter.token_rows is not None:
+        return "it trains embedding rows of added tokens or keeps modules_to_save copies, which vLLM LoRA ignores"
+    if adapter.rank > VLLM_RANKS[-1]:
+        return f"its rank {adapter.rank} is above vLLM's largest ({VLLM_RANKS[-1]})"
+    if os.environ.get("SFTDEBUG_VLLM_LORA") != "1":
+        import torch
+
+        if not torch.cuda.is_available():
+            return "the CPU build of vLLM cannot score prompts with LoRA enabled"
+    return None
 
 
 def tokenizer_folder(adapter: Adapter) -> Path:

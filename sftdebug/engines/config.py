@@ -93,7 +93,7 @@ class EngineConfig:
 
         for name in names:
             found = adapter.adapter_of(name) if adapter.is_adapter(name) else None
-            if found and (self.engine == "hf" or adapter.vllm_servable(found)):  # applied on its base, not merged
+            if found and (self.engine == "hf" or adapter.vllm_merge_reason(found) is None):  # applied on its base, not merged
                 adapter.record(found, "applied")
                 check_remote_code(found.base, name, self.trust_remote_code)
             else:

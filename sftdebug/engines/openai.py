@@ -324,6 +324,8 @@ class OpenAIEngine:
         picked = [(t, v) for o, t, v in zip(offsets, tokens, values, strict=True) if len(prompt) <= o < len(text)]
         if not picked or any(v is None for _, v in picked):
             raise ScoringUnsupported(f"{self.base}: the continuation's tokens have no log-probs")
+        if any(math.isnan(float(v)) for _, v in picked):  # seen: vLLM's CPU build serving with --enable-lora
+            raise ScoringUnsupported(f"{self.base} returned NaN prompt log-probs (a server bug: scores are useless)")
         return Score(
             logprob=float(sum(v for _, v in picked)),
             token_logprobs=tuple(float(v) for _, v in picked),

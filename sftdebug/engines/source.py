@@ -47,8 +47,8 @@ def resolve_model(name: str) -> Path:
     if adapter.is_adapter(name):
         found = adapter.adapter_of(name)
         if name not in adapter.used():  # said once: this engine runs the adapter merged, not applied
-            why = "" if adapter.vllm_servable(found) else " (it trains embedding rows or keeps modules_to_save)"
-            log.info("%s: a PEFT adapter%s; this engine runs it merged into its base %s", name, why, found.base_name)
+            why = adapter.vllm_merge_reason(found) or "this engine needs a plain checkpoint"
+            log.info("%s: a PEFT adapter; %s: running it merged into its base %s", name, why, found.base_name)
         adapter.record(found, "merged")
         return adapter.merged_folder(found)
     return check_folder(_local_or_hub(name, "model"), name)

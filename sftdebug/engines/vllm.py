@@ -6,8 +6,7 @@ chat template, and handed to vLLM as token ids, so the model sees exactly what t
 it. Timing comes from vLLM's own request metrics (`disable_log_stats=False`). Prefix caching is on (few-shot
 prompts share their exemplars, a resumed answer its prompt) except where the caller turns it off: latency sweeps
 do, so that TTFT is honest. A PEFT LoRA adapter folder runs as vLLM LoRA requests on its base (`enable_lora`, rank
-from the adapter) when it is LoRA weights only; one that trains embedding rows of added tokens runs merged
-(engines/adapter.py).
+from the adapter) on a GPU when it is LoRA weights only; otherwise merged (engines/adapter.vllm_merge_reason).
 
     engine = VLLMEngine("reports/lab-test/sft-healthy")
 """
@@ -148,8 +147,8 @@ class VLLMEngine(LocalEngine):
         self.name = model
         cuda = torch.cuda.is_available()
         lora = adapter.adapter_of(model) if adapter.is_adapter(model) else None
-        if lora is not None and not adapter.vllm_servable(lora):
-            lora = None  # resolve_model merges it
+        if lora is not None and adapter.vllm_merge_reason(lora) is not None:
+            lora = None  # resolve_model merges it, and says why
         folder = str(lora.base if lora else resolve_model(model))
         dtype = dtype or ("bfloat16" if cuda else "float32")  # bf16 prefill is ~5x slower on AVX2 CPUs
         context, cache = context_and_cache(Path(folder), max_model_len, dtype)

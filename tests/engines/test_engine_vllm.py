@@ -3,6 +3,7 @@ the same greedy outputs as the transformers engine on the lab models."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -10,12 +11,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from helpers import sftdebug
 
-from sftdebug.engines import Continued, GenerationRequest, SamplingParams, ScoreRequest, load_engine
+from sftdebug.engines import (
+    Continued,
+    GenerationRequest,
+    SamplingParams,
+    ScoreRequest,
+    load_engine,
+)
 from sftdebug.engines.vllm import vllm_available
 
 pytestmark = [
@@ -59,30 +67,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def served(lab: Path, tmp_path_factory):
-    """`python -m vllm.entrypoints.openai.api_server` serving sft-healthy on loopback (ready in ~45 s)."""
+@contextlib.contextmanager
+def _serve(model: Path, log: Path, *extra: str) -> Iterator[str]:
+    """`python -m vllm.entrypoints.openai.api_server` serving `model` as "sft" on loopback (ready in ~45 s)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("vllm") / "server.log"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}
     cmd = [
-        sys.executable,
-        "-m",
-        "vllm.entrypoints.openai.api_server",
-        "--model",
-        str(lab / "sft-healthy"),
-        "--served-model-name",
-        "sft",
-        "--dtype",
-        "float32",
-        "--max-model-len",
-        "256",
-        "--enforce-eager",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--served-model-name",
+        "sft", "--dtype", "float32", "--max-model-len", "256", "--enforce-eager", "--host", "127.0.0.1",
+        "--port", str(port), *extra,
+    ]  # fmt: skip
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
@@ -107,6 +101,13 @@ def served(lab: Path, tmp_path_factory):
             proc.kill()
 
 
+@pytest.fixture(scope="module")
+def served(lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """sft-healthy served by vLLM."""
+    with _serve(lab / "sft-healthy", tmp_path_factory.mktemp("vllm") / "server.log") as url:
+        yield url
+
+
 @pytest.mark.parametrize("chat", [False, True])
 def test_served_endpoint_matches_transformers(served: str, engines: dict, probes: list[dict], chat: bool) -> None:
     engine = load_engine("openai", "sft", endpoint=served, concurrency=4)
@@ -119,6 +120,31 @@ def test_served_endpoint_matches_transformers(served: str, engines: dict, probes
     for o in got:
         t = o[0].timing
         assert t is not None and 0 < t.ttft_s <= t.e2e_s and list(t.token_times_s) == sorted(t.token_times_s)
+
+
+def test_served_lora_module_answers_as_the_adapter_folder(
+    lab: Path, probes: list[dict], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An adapter served under its own name (`vllm serve --enable-lora --lora-modules sft-lora=DIR`, then
+    `--engine openai --sft sft-lora`) answers as the adapter folder applied by PEFT. The CPU build's prompt
+    log-probs fail with LoRA enabled (NaN for the base model, a server error for the adapter): never a number."""
+    tmp = tmp_path_factory.mktemp("served-lora")
+    folder = _plain_lora(lab / "sft-healthy", tmp / "sft-lora")
+    lora_args = ("--enable-lora", "--max-lora-rank", "8", "--lora-modules", f"sft-lora={folder}")
+    with _serve(lab / "sft-healthy", tmp / "server.log", *lora_args) as url:
+        engine, local = load_engine("openai", "sft-lora", endpoint=url), load_engine("hf", str(folder))
+        try:
+            reqs = _requests(probes, chat=True)
+            got, want = engine.generate(reqs), local.generate(reqs)
+            scores = [ScoreRequest(p["cloze"][0], " " + p["answer"]) for p in probes[:6]]
+            for served_score, own in zip(engine.score(scores), local.score(scores), strict=True):
+                # the CPU build fails prompt log-probs with LoRA enabled: a failed score, never a wrong number
+                assert served_score.error or served_score.logprob == pytest.approx(own.logprob, abs=1e-3)
+        finally:
+            local.close()
+    assert not any(o[0].failed for o in got)
+    same = sum(g[0].text == w[0].text for g, w in zip(got, want, strict=True))
+    assert same >= N - 1, f"{same}/{N} answers as PEFT's"
 
 
 def test_streaming_engine_times_every_token(lab: Path, engines: dict, probes: list[dict]) -> None:
@@ -228,14 +254,14 @@ def test_continued_answers_and_prefix_caching(lab: Path, engines: dict, probes: 
         engine.close()
 
 
-def _plain_lora(lab: Path, out: Path) -> Path:
-    """A LoRA of weights only (no added tokens) on sft-conflict, with small random B matrices: it changes some
+def _plain_lora(model_folder: Path, out: Path) -> Path:
+    """A LoRA of weights only (no added tokens) on a lab SFT model, with small random B matrices: it changes some
     answers, and vLLM can serve it as LoRA requests."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(lab / "sft-conflict")
+    model = AutoModelForCausalLM.from_pretrained(model_folder)
     config = LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj", "o_proj", "down_proj"])
     peft_model = get_peft_model(model, config)
     torch.manual_seed(0)
@@ -244,14 +270,19 @@ def _plain_lora(lab: Path, out: Path) -> Path:
             if "lora_B" in name:
                 param.normal_(0.0, 0.05)
     peft_model.save_pretrained(out)
-    AutoTokenizer.from_pretrained(lab / "sft-conflict").save_pretrained(out)
+    AutoTokenizer.from_pretrained(model_folder).save_pretrained(out)
     return out
 
 
-def test_plain_lora_runs_as_vllm_lora_requests(lab: Path, probes: list[dict], tmp_path: Path) -> None:
+def test_plain_lora_runs_as_vllm_lora_requests(
+    lab: Path, probes: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU path (LoRA requests), forced on this CPU: generation only (the CPU build's LoRA prompt log-probs
+    crash, which is why CPU runs adapters merged)."""
     from sftdebug.engines import adapter
 
-    folder = _plain_lora(lab, tmp_path / "lora")
+    monkeypatch.setenv("SFTDEBUG_VLLM_LORA", "1")
+    folder = _plain_lora(lab / "sft-conflict", tmp_path / "lora")
     requests = _requests(probes, chat=True)
     hf, plain = load_engine("hf", str(folder)), load_engine("hf", str(lab / "sft-conflict"))
     try:
