@@ -93,7 +93,8 @@ class EngineConfig:
 
         for name in names:
             found = adapter.adapter_of(name) if adapter.is_adapter(name) else None
-            if found and (self.engine == "hf" or adapter.vllm_merge_reason(found) is None):  # applied on its base, not merged
+            # an adapter the engine applies on its base (PEFT, vLLM LoRA requests) is checked, not merged
+            if found and (self.engine == "hf" or adapter.vllm_merge_reason(found) is None):
                 adapter.record(found, "applied")
                 check_remote_code(found.base, name, self.trust_remote_code)
             else:
