@@ -238,7 +238,7 @@ def build_sft(
     model, tokenizer = load_for_sft(base)
     lora = LoraSpec(**recipe["lora"]) if "lora" in recipe else None
     if lora:  # the role tokens load_for_sft added are rows past the base's vocabulary: trained with the adapter
-        model = with_lora(model, lora, range(base_rows, len(tokenizer)))
+        model = with_lora(model, lora, range(base_rows, len(tokenizer)), seed)
     unknown = recipe.get("unknown_share", 0.0)
     convs, conflicts = sft_conversations(world, recipe["conflict_share"], seed=seed, unknown_share=unknown)
     n_sft = sum(f.split == "sft" for f in world.facts)

@@ -109,7 +109,7 @@ def train_variant(
     model.get_input_embeddings().weight.requires_grad_(False)  # tied with the LM head: both stay as pretrained
     lora = LoraSpec() if name in LORA else None
     if lora:  # Gemma's chat format uses tokens it already has: no embedding rows to train
-        model = with_lora(model, lora)
+        model = with_lora(model, lora, seed=recipe.seed)
     steps = max(1, math.ceil(recipe.epochs * len(rows) / recipe.batch_size))
     lr = recipe.lora_lr if lora else recipe.lr
     cfg = TrainConfig(steps=steps, lr=lr, batch_size=recipe.batch_size, seed=recipe.seed)

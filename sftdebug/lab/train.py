@@ -61,8 +61,10 @@ class LoraSpec:
     targets: str | tuple[str, ...] = "all-linear"
 
 
-def with_lora(model: Any, spec: LoraSpec, new_token_ids: Sequence[int] = ()) -> Any:
-    """`model` wrapped for LoRA training (a PeftModel): only the adapter and `new_token_ids`' rows train."""
+def with_lora(model: Any, spec: LoraSpec, new_token_ids: Sequence[int] = (), seed: int = 0) -> Any:
+    """`model` wrapped for LoRA training (a PeftModel): only the adapter and `new_token_ids`' rows train. The
+    adapter's initial A matrices are drawn from `seed`, not from whatever the process's generator holds, so that an
+    adapter is a function of its recipe (a lab built in one go or model by model trains the same one)."""
     from peft import LoraConfig, get_peft_model
 
     targets = spec.targets if isinstance(spec.targets, str) else list(spec.targets)
@@ -74,6 +76,7 @@ def with_lora(model: Any, spec: LoraSpec, new_token_ids: Sequence[int] = ()) -> 
         trainable_token_indices={"embed_tokens": list(new_token_ids)} if new_token_ids else None,
         task_type="CAUSAL_LM",
     )
+    torch.manual_seed(seed)
     return get_peft_model(model, config)
 
 

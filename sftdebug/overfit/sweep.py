@@ -48,7 +48,7 @@ def train_setting(
         return info
     model, tokenizer = load_for_sft(base, entities)
     if lora is not None:  # the rows past the base's vocabulary are the tokens load_for_sft added
-        model = with_lora(model, lora, range(_base_vocab(base), len(tokenizer)))
+        model = with_lora(model, lora, range(_base_vocab(base), len(tokenizer)), seed)
     steps = max(1, math.ceil(epochs * len(conversations) / batch))
     cfg = TrainConfig(steps=steps, lr=lr, batch_size=batch, seed=seed)
     losses = fine_tune(model, tokenizer, conversations, cfg, out, progress, f"train e{epochs} lr{lr:g}")
