@@ -46,13 +46,11 @@ class ModelSet:
         from sftdebug.engines import adapter
 
         host = self._host_engine()
+        found = adapter.adapter_of(path)
         if path not in self._names:
-            name = f"sft{len(self._names)}"
-            found = adapter.adapter_of(path)
+            name = self._names[path] = f"sft{len(self._names)}"
             host.unmerge()  # PEFT loads an adapter into unmerged weights only
             adapter.add_to(host.model, found, name)
-            self._names[path] = name
-        found = adapter.adapter_of(path)
         tokenizer = AutoTokenizer.from_pretrained(adapter.tokenizer_folder(found))
         return host.view(path, tokenizer, self._names[path], str(found.folder))
 
