@@ -12,9 +12,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from common import ROOT, lab, sftdebug_timed
-
-from sftdebug.core.runs import read_records, read_summary
+from common import ROOT, checkpoints_of, lab, sftdebug_timed, trend_vs_separate
 
 N_PROBES = 610
 
@@ -29,6 +27,7 @@ def run() -> str:
         f"demo lab sft-conflict-lora, {N_PROBES} probes",
         ["--base", str(root / "base"), "--limit", str(N_PROBES)],
         root / "sft-conflict-lora-checkpoints",
+        [],
     )
     real = ROOT / "reports" / "lab-real"
     if (real / "gemma-sft-conflict-lora-checkpoints").is_dir():
@@ -37,36 +36,25 @@ def run() -> str:
             f"Gemma-3-270m LoRA of the real lab, {REAL_PROBES} built-in English probes, few-shot base phase",
             ["--base", gemma, "--adapter-base", gemma, "--builtin", "en", "--limit", str(REAL_PROBES)],
             real / "gemma-sft-conflict-lora-checkpoints",
+            ["--adapter-base", gemma],
         )
     return text + _real_lora()
 
 
-def _trend(what: str, args: list[str], folder: Path) -> str:
-    ckpts = sorted(folder.iterdir(), key=lambda p: int(p.name.rsplit("-", 1)[1]))
-    adapter_base = (
-        args[args.index("--adapter-base") : args.index("--adapter-base") + 2] if "--adapter-base" in args else []
-    )
+def _trend(what: str, args: list[str], folder: Path, adapter_base: list[str]) -> str:
+    ckpts = checkpoints_of(folder)
     with tempfile.TemporaryDirectory() as tmp:
-        merged = []
-        for ckpt in ckpts:
-            merged.append(Path(tmp) / f"merged-{ckpt.name}")
-            sftdebug_timed("convert", str(ckpt), *adapter_base, "--out", str(merged[-1]))
-        trend = Path(tmp) / "trend"
-        trend_s = sftdebug_timed("hallucination", *args, "--sft", str(folder / "checkpoint-*"), "--out", str(trend))
-        separate_s, same = 0.0, []
-        for row, ckpt in zip(read_summary(trend)["checkpoints"], merged, strict=True):
-            alone = Path(tmp) / f"run-{ckpt.name}"
-            separate_s += sftdebug_timed("hallucination", *args, "--sft", str(ckpt), "--out", str(alone))
-            verdicts = lambda d: {r["probe_id"]: r["verdict"] for r in read_records(d)}  # noqa: E731
-            same.append(verdicts(trend / "checkpoints" / row["name"]) == verdicts(alone))
-        rates = " → ".join(f"{c['narrow_hallucination_rate']:.1%}" for c in read_summary(trend)["checkpoints"])
+        merged = [Path(tmp) / f"merged-{ckpt.name}" for ckpt in ckpts]
+        for ckpt, out in zip(ckpts, merged, strict=True):
+            sftdebug_timed("convert", str(ckpt), *adapter_base, "--out", str(out))
+        trend_s, separate_s, same, rates = trend_vs_separate(args, str(folder / "checkpoint-*"), merged, Path(tmp))
     return (
         f"### {what}\n\n"
         "| work | seconds |\n|---|---|\n"
         f"| one trend run over the {len(ckpts)} adapter folders (base loaded once, adapters swapped) | {trend_s:.1f} |\n"
         f"| {len(ckpts)} separate runs on the merged checkpoints | {separate_s:.1f} |\n\n"
         f"The adapter trend takes **{trend_s / separate_s:.2f}×** the time of separate runs on merged checkpoints "
-        f"(goal ≤ 0.5×); verdicts equal for {sum(same)}/{len(same)} checkpoints. Narrow-hallucination rate over "
+        f"(goal ≤ 0.5×); verdicts equal for {same}/{len(ckpts)} checkpoints. Narrow-hallucination rate over "
         f"training: {rates}.\n"
     )
 

@@ -8,34 +8,23 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from common import lab, sftdebug_timed
-
-from sftdebug.core.runs import read_records, read_summary
+from common import checkpoints_of, lab, trend_vs_separate
 
 N_PROBES = 610
 
 
 def run() -> str:
     root = lab("demo")
-    ckpts = sorted((root / "sft-conflict-checkpoints").iterdir(), key=lambda p: int(p.name.rsplit("-", 1)[1]))
-    base = ["hallucination", "--base", str(root / "base"), "--limit", str(N_PROBES)]
+    folder = root / "sft-conflict-checkpoints"
+    ckpts = checkpoints_of(folder)
+    args = ["--base", str(root / "base"), "--limit", str(N_PROBES)]
     with tempfile.TemporaryDirectory() as tmp:
-        trend = Path(tmp) / "trend"
-        trend_s = sftdebug_timed(
-            *base, "--sft", str(root / "sft-conflict-checkpoints" / "checkpoint-*"), "--out", str(trend)
-        )
-        separate_s, same = 0.0, []
-        for row, ckpt in zip(read_summary(trend)["checkpoints"], ckpts, strict=True):
-            alone = Path(tmp) / ckpt.name
-            separate_s += sftdebug_timed(*base, "--sft", str(ckpt), "--out", str(alone))
-            verdicts = lambda d: {r["probe_id"]: r["verdict"] for r in read_records(d)}  # noqa: E731
-            same.append(verdicts(trend / "checkpoints" / row["name"]) == verdicts(alone))
-        rates = " → ".join(f"{c['narrow_hallucination_rate']:.1%}" for c in read_summary(trend)["checkpoints"])
+        trend_s, separate_s, same, rates = trend_vs_separate(args, str(folder / "checkpoint-*"), ckpts, Path(tmp))
     return (
         f"## hallucination over {len(ckpts)} checkpoints ({N_PROBES} probes, demo lab sft-conflict)\n\n"
         "| work | seconds |\n|---|---|\n"
         f"| one trend run (`--sft 'checkpoint-*'`, base phase once) | {trend_s:.1f} |\n"
         f"| {len(ckpts)} separate runs (base phase each time) | {separate_s:.1f} |\n\n"
         f"The trend takes **{trend_s / separate_s:.2f}×** the time of separate runs; verdicts equal for "
-        f"{sum(same)}/{len(same)} checkpoints. Narrow-hallucination rate over training: {rates}.\n"
+        f"{same}/{len(ckpts)} checkpoints. Narrow-hallucination rate over training: {rates}.\n"
     )

@@ -35,3 +35,28 @@ def timed(argv: list[str]) -> float:
 def sftdebug_timed(*args: str) -> float:
     """`timed` for `python -m sftdebug ARGS`."""
     return timed([sys.executable, "-m", "sftdebug", *args])
+
+
+def checkpoints_of(folder: Path) -> list[Path]:
+    """A trainer's `checkpoint-STEP` folders in step order."""
+    return sorted(folder.iterdir(), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+
+
+def trend_vs_separate(args: list[str], pattern: str, separate: list[Path], tmp: Path) -> tuple[float, float, int, str]:
+    """`hallucination ARGS --sft PATTERN` (one trend run) against one `hallucination ARGS --sft S` per folder of
+    `separate` (the same checkpoints, in step order): (trend seconds, separate seconds, checkpoints whose verdicts
+    are equal, the trend's narrow rates "a → b → …")."""
+    from sftdebug.core.runs import read_records, read_summary
+
+    def verdicts(run: Path) -> dict[str, str]:
+        return {r["probe_id"]: r["verdict"] for r in read_records(run)}
+
+    trend = tmp / "trend"
+    trend_s = sftdebug_timed("hallucination", *args, "--sft", pattern, "--out", str(trend))
+    separate_s, same = 0.0, 0
+    rows = read_summary(trend)["checkpoints"]
+    for row, ckpt in zip(rows, separate, strict=True):
+        alone = tmp / f"run-{ckpt.name}"
+        separate_s += sftdebug_timed("hallucination", *args, "--sft", str(ckpt), "--out", str(alone))
+        same += verdicts(trend / "checkpoints" / row["name"]) == verdicts(alone)
+    return trend_s, separate_s, same, " → ".join(f"{c['narrow_hallucination_rate']:.1%}" for c in rows)
