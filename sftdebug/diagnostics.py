@@ -46,6 +46,7 @@ DIAGNOSTICS = (
     Diagnostic("data", "sftdebug.data.cli", {"data": Kind(1, "sftdebug.data.report")}),
     Diagnostic("risk", "sftdebug.risk.cli", {"risk": Kind(1, "sftdebug.risk.report")}),
     Diagnostic("parity", "sftdebug.parity.cli", {"parity": Kind(1, "sftdebug.parity.report")}),
+    Diagnostic("watch", "sftdebug.hallucination.watch_cli"),  # writes hallucination_trend runs
     Diagnostic("lab", "sftdebug.lab.cli"),
     Diagnostic("compare", "sftdebug.compare.cli"),
     Diagnostic("report", "sftdebug.report.cli"),

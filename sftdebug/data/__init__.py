@@ -8,13 +8,14 @@ GPU time is spent (`sftdebug data FILE --tokenizer MODEL`).
     encode.py   conversation -> input ids, labels and segments, as a correct trainer builds them
     lint.py     one record per row, and the template's own facts
     checks.py   pure: the checks over those records, and the summary
-    api.py      the public call: DataConfig in, DataResult out (checks, run folder, summary, report)
+    api.py      the public call: DataConfig in, DataResult out (checks, run folder, summary, report);
+                lint_batches: a trainer's collated batches, checked the same way (batches.py)
     report.py   HTML section and the loss-mask view;  cli.py  the command
 """
 
 from __future__ import annotations
 
-from sftdebug.data.api import DataConfig, DataResult, run
+from sftdebug.data.api import DataConfig, DataResult, lint_batches, run
 from sftdebug.data.checks import run_checks, summarize
 from sftdebug.data.encode import IGNORE, Encoded, encode_conversation
 from sftdebug.data.formats import FORMATS, BadRow, Row, SFTData, load_sft_file
@@ -31,6 +32,7 @@ __all__ = [
     "Row",
     "SFTData",
     "encode_conversation",
+    "lint_batches",
     "lint_rows",
     "load_sft_file",
     "run",

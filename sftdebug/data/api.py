@@ -121,3 +121,39 @@ def _lint(
     }
     run_folder.write_summary(summary)
     return summary, records
+
+
+def lint_batches(
+    tokenizer: Any,
+    batches: Any,
+    eos: dict[int, str],
+    out: str | Path,
+    source: str,
+    show: int = 3,
+    overwrite: bool = True,
+) -> DataResult:
+    """The collator's own batches (dicts of input_ids, labels, attention_mask) checked like a data file
+    (data/batches.py): written as a `data` run folder with its report; `source` names where they came from."""
+    from sftdebug.core.runs import RunFolder
+    from sftdebug.data.batches import batch_checks, batch_records, observed_policy
+    from sftdebug.data.checks import summarize
+    from sftdebug.data.lint import template_facts
+    from sftdebug.report.build import build_report
+
+    records = batch_records(tokenizer, batches, eos, show)
+    facts = template_facts(tokenizer, ["user", "assistant"], eos)
+    checks = batch_checks(records, facts)
+    loss_on, train_on_prompt = observed_policy(records)
+    args = {
+        "file": source,
+        "tokenizer": str(getattr(tokenizer, "name_or_path", "") or "the trainer's tokenizer"),
+        "max_len": max((r["tokens"] for r in records), default=0),
+        "loss_on": loss_on,
+        "train_on_prompt": train_on_prompt,
+        "batches": True,
+    }
+    with RunFolder.open(out, "data", args, overwrite=overwrite) as run_folder:
+        run_folder.append(records)
+        summary = {**summarize(records, checks, 0), "format": "collated batches", "template": facts}
+        run_folder.write_summary(summary)
+    return DataResult(Path(out), summary, build_report([out]), records)

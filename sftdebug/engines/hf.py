@@ -103,11 +103,26 @@ class HFEngine(LocalEngine):
         self._setup(model, model_obj, tokenizer, dev, batch_size, str(lora.folder if lora else folder))
 
     @classmethod
-    def from_loaded(cls, name: str, model: Any, tokenizer: Any, batch_size: int = 16) -> HFEngine:
-        """An engine over a model object already in memory (tests drive the decode loop with a mock model)."""
+    def from_loaded(
+        cls,
+        name: str,
+        model: Any,
+        tokenizer: Any,
+        batch_size: int = 16,
+        *,
+        base: bool = False,
+        base_vocab: int | None = None,
+    ) -> HFEngine:
+        """An engine over a model already in memory, used as it is: a training run's model on its own device
+        with its active adapter unmerged (no weight is touched, nothing is freed on close), or with `base` a PEFT
+        model's base (adapters disabled, logits cut to `base_vocab` rows). Tests drive the decode loop with a
+        mock model."""
         engine = cls.__new__(cls)
-        engine.adapter, engine.base_vocab = None, None
-        engine._setup(name, model, tokenizer, torch.device("cpu"), batch_size, None)
+        engine.adapter = None if base else getattr(model, "active_adapter", None)
+        engine.base_vocab, engine._owner, engine._live = base_vocab, False, True
+        params = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+        device = params.device if params is not None else torch.device("cpu")
+        engine._setup(name, model, tokenizer, device, batch_size, None)
         return engine
 
     def view(self, name: str, tokenizer: Any, adapter: str | None, folder: str | None = None) -> HFEngine:
@@ -115,13 +130,13 @@ class HFEngine(LocalEngine):
         disabled (None: the base model itself, its vocabulary cut back to the base's). Closing a view frees
         nothing: the model belongs to this engine (engines/shared.py runs a base and its adapters on one load)."""
         engine = type(self).__new__(type(self))
-        engine.adapter, engine.base_vocab, engine._owner = adapter, self.base_vocab, False
+        engine.adapter, engine.base_vocab, engine._owner, engine._live = adapter, self.base_vocab, False, False
         engine._setup(name, self.model, tokenizer, self.device, self.batch_size, folder)
         return engine
 
     def _setup(self, name: str, model: Any, tokenizer: Any, device: Any, batch_size: int, folder: str | None) -> None:
         self.name, self.tokenizer, self.batch_size, self.device = name, tokenizer, batch_size, device
-        self._owner = getattr(self, "_owner", True)
+        self._owner, self._live = getattr(self, "_owner", True), getattr(self, "_live", False)
         self._peft = hasattr(model, "disable_adapter") and hasattr(model, "set_adapter")
         # The base through a PEFT model: logits over the base's own vocabulary only (an adapter's added tokens
         # exist in the resized embedding but not in the base), so scores and argmax equal the plain base's.
@@ -144,7 +159,7 @@ class HFEngine(LocalEngine):
         """The PEFT model as this engine needs it. The active adapter is merged into the weights (PEFT's
         merge_adapter: the same sum merge_and_unload writes, so outputs equal a merged checkpoint's, and the
         adapter costs nothing per token) and unmerged when another adapter or the base is asked for."""
-        if not self._peft:
+        if not self._peft or (self._live and self.adapter is not None):  # a training model: never merged
             yield
             return
         merged = getattr(self.model, MERGED, None)  # shared by every view of this model

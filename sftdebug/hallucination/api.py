@@ -67,13 +67,28 @@ def resolve_probe_files(cfg: HallucinationConfig) -> list[str]:
     return [str(p) for p in builtin_probe_files(cfg.builtin)]
 
 
+def settings_of(cfg: HallucinationConfig) -> Any:
+    """The phases' settings (a HallucinationSettings) from the config."""
+    from sftdebug.hallucination.phases import HallucinationSettings
+
+    return HallucinationSettings(
+        samples=cfg.samples,
+        temperature=cfg.temperature,
+        sft_max_new_tokens=cfg.max_new_tokens,
+        seed=cfg.seed,
+        system=cfg.system,
+        base_prompt=cfg.base_prompt,
+        shots=cfg.shots,
+    )
+
+
 def run(cfg: HallucinationConfig) -> HallucinationResult:
     """Run the base phase, the SFT phase(s) and the verdicts; write the run folder, its summary and report."""
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, default_out, load_run, recorded_args
     from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
-    from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
+    from sftdebug.hallucination.phases import run_hallucination
     from sftdebug.hallucination.trend import expand_checkpoints
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
@@ -86,15 +101,7 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
         raise UsageError(f"--limit must be >= 1, got {cfg.limit}")
     files = resolve_probe_files(cfg)
     probes = load_probe_files(files)[: cfg.limit] if cfg.limit else load_probe_files(files)
-    settings = HallucinationSettings(
-        samples=cfg.samples,
-        temperature=cfg.temperature,
-        sft_max_new_tokens=cfg.max_new_tokens,
-        seed=cfg.seed,
-        system=cfg.system,
-        base_prompt=cfg.base_prompt,
-        shots=cfg.shots,
-    )
+    settings = settings_of(cfg)
     sfts = expand_checkpoints([cfg.sft] if isinstance(cfg.sft, str) else list(cfg.sft))
     out = cfg.out or default_out("hallucination")
     RunFolder.precheck(out, cfg.resume, cfg.overwrite)

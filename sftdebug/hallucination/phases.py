@@ -226,6 +226,47 @@ def _lost(p: Probe, base: dict[str, Any] | None, sft: dict[str, Any] | None) -> 
     return verdict(p, p.answer is not None and base_knew(base, p), sft_correct(s, p), b, s) == "narrow_hallucination"
 
 
+def run_base_phase(
+    open_base: Callable[[], Engine],
+    probes: Sequence[Probe],
+    cfg: HallucinationSettings,
+    journal: Journal,
+    progress: Progress,
+    scoring: _Scoring | None = None,
+) -> dict[str, Any]:
+    """The base phase alone: every probe not yet in `journal`, asked the way the journal records (decided on
+    its first run: elicit.py), with candidate ranking. Returns how the base was asked. Nothing is loaded when
+    the journal is complete (a trend, a training callback or `watch` share one base phase this way)."""
+    scoring = scoring or _Scoring()
+    base = _Model(open_base)
+    try:
+        how = _elicitation(base, journal, probes, cfg)
+        elicit = Elicitation(probes, how["shots"], frozenset(how["known"])) if how["mode"] == "few-shot" else None
+
+        def base_prompts(p: Probe) -> list[str]:
+            texts = _phrasings(p.cloze, cfg)
+            return texts if elicit is None else [elicit.prompt(p, 0, c) for c in texts]
+
+        def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
+            sides = _side(engine, chunk, base_prompts, cfg.base_max_new_tokens, cfg, stop=("\n",))
+            if elicit is not None:
+                for p, side in zip(chunk, sides, strict=True):
+                    side["exemplars"] = [q.id for q in elicit.exemplars(p)]
+                _second_set(engine, chunk, sides, elicit, cfg)
+            return _with_logprobs(sides, scoring.logprobs(engine, chunk, lambda p: base_prompts(p)[0]))
+
+        run_phase(f"base ({how['mode']} cloze)", journal, probes, base, base_work, cfg.chunk, progress)
+    finally:
+        base.close()
+    return how
+
+
+def _phrasings(texts: tuple[str, ...], cfg: HallucinationSettings) -> list[str]:
+    # The first phrasing decides the verdict; the others only feed knowledge categories, which need
+    # --samples: without it they would cost one generation each for nothing in the summary.
+    return list(texts) if cfg.samples else list(texts[:1])
+
+
 def run_hallucination(
     open_base: Callable[[], Engine],
     open_sft: Callable[[], Engine],
@@ -239,26 +280,8 @@ def run_hallucination(
     `base_journal` lets several runs against one base share its phase (e.g. every setting of an overfit sweep)."""
     scoring, sft_scoring = _Scoring(), _Scoring("SFT candidate ranking")
 
-    def phrasings(texts: tuple[str, ...]) -> list[str]:
-        # The first phrasing decides the verdict; the others only feed knowledge categories, which need
-        # --samples: without it they would cost one generation each for nothing in the summary.
-        return list(texts) if cfg.samples else list(texts[:1])
-
-    def base_prompts(p: Probe) -> list[str]:
-        if elicit is None:
-            return phrasings(p.cloze)
-        return [elicit.prompt(p, 0, c) for c in phrasings(p.cloze)]
-
-    def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
-        sides = _side(engine, chunk, base_prompts, cfg.base_max_new_tokens, cfg, stop=("\n",))
-        if elicit is not None:
-            for p, side in zip(chunk, sides, strict=True):
-                side["exemplars"] = [q.id for q in elicit.exemplars(p)]
-            _second_set(engine, chunk, sides, elicit, cfg)
-        return _with_logprobs(sides, scoring.logprobs(engine, chunk, lambda p: base_prompts(p)[0]))
-
     def sft_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
-        prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in phrasings(p.question)]  # noqa: E731
+        prompts = lambda p: [chat_prompt(p, q, cfg.system) for q in _phrasings(p.question, cfg)]  # noqa: E731
         sides = _side(engine, chunk, prompts, cfg.sft_max_new_tokens, cfg, stop=(), keep_cut=True)
         return _with_logprobs(sides, sft_answer_logprobs(sft_scoring, engine, chunk, cfg.system))
 
@@ -273,15 +296,7 @@ def run_hallucination(
     greedy_only = replace(cfg, samples=0)
     base_j, sft_j, eos_j = base_journal or run.journal("base"), run.journal("sft"), run.journal("eos")
     cloze_j = run.journal("sft_cloze")
-    base = _Model(open_base)
-    elicit: Elicitation | None = None
-    try:
-        how = _elicitation(base, base_j, probes, cfg)
-        if how["mode"] == "few-shot":
-            elicit = Elicitation(probes, how["shots"], frozenset(how["known"]))
-        run_phase(f"base ({how['mode']} cloze)", base_j, probes, base, base_work, cfg.chunk, progress)
-    finally:
-        base.close()
+    how = run_base_phase(open_base, probes, cfg, base_j, progress, scoring)
     sft = _Model(open_sft)
     try:
         run_phase("sft (chat)", sft_j, probes, sft, sft_work, cfg.chunk, progress)
