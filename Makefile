@@ -76,8 +76,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  apt-get install -y -qq chromium >/dev/null) || echo "WARNING: chromium could not be installed: the browser report test will be SKIPPED"
 
+# Two pytest workers (pytest-xdist): the engines run one torch thread each on a 2-core machine, so two tests at
+# a time use both cores; every vLLM test stays on one worker (xdist_group "vllm"). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: lint browser real
-	$(BIN)/python -m pytest -q tests; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	$(BIN)/python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) tests; \
+	  rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 check: test
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,16 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+@contextmanager
+def made_once(done: Path) -> Iterator[bool]:
+    """Around making a cache entry whose `done` file marks it complete: yields whether it still has to be made,
+    holding a lock beside it meanwhile, so two processes (two runs, two test workers) never build the same entry
+    into one temporary folder at once; the second waits and then finds it made."""
+    import fcntl
+
+    done.parent.parent.mkdir(parents=True, exist_ok=True)
+    with open(done.parent.with_name(done.parent.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield not done.is_file()

@@ -17,8 +17,7 @@ from typing import Any
 from sftdebug.core.chat import render_chat
 from sftdebug.data.checks import FAIL, PASS, SKIP, WARN, Record, _check, _examples, _pct, detect_domain, run_checks
 from sftdebug.data.encode import IGNORE, Encoded, Segment, token_ids
-from sftdebug.data.lint import LintOptions, _key, token_facts, token_view
-from sftdebug.facts.match import normalize
+from sftdebug.data.lint import LintOptions, text_keys, token_facts, token_view
 
 BATCH_ONLY = ("prompt_trained", "nothing_trained")
 
@@ -82,12 +81,7 @@ def row_record(
         "n_messages": 2 * len(answers),
         "n_answers": len(answers),
         "last_answer_turn": last.turn if last else 0,
-        "prompt": prompt[-120:],
-        "answer": answer[:120],
-        "prompt_key": _key(prompt),
-        "prompt_norm_key": _key(normalize(prompt)),
-        "answer_key": _key(answer),
-        "answer_norm_key": _key(normalize(answer)),
+        **text_keys(prompt, answer),
         "placeholders": [],
         "empty_answer_turns": [s.turn for s in answers if not decode(s.start, s.end).strip()],
         "empty_think_turns": [],

@@ -116,6 +116,18 @@ def _key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
 
+def text_keys(prompt: str, answer: str) -> dict[str, Any]:
+    """A row's prompt and answer, shortened for the report, and their duplication keys (exact and normalised)."""
+    return {
+        "prompt": prompt[-120:],
+        "answer": answer[:120],
+        "prompt_key": _key(prompt),
+        "prompt_norm_key": _key(normalize(prompt)),
+        "answer_key": _key(answer),
+        "answer_norm_key": _key(normalize(answer)),
+    }
+
+
 def text_facts(row: Row) -> dict[str, Any]:
     """What a row's text says, without the tokenizer: duplication keys, placeholders, empty turns, domain."""
     msgs = row.messages
@@ -129,12 +141,7 @@ def text_facts(row: Row) -> dict[str, Any]:
         "n_messages": len(msgs),
         "n_answers": len(answers),
         "last_answer_turn": last,
-        "prompt": prompt[-120:],
-        "answer": answer[:120],
-        "prompt_key": _key(prompt),
-        "prompt_norm_key": _key(normalize(prompt)),
-        "answer_key": _key(answer),
-        "answer_norm_key": _key(normalize(answer)),
+        **text_keys(prompt, answer),
         "placeholders": sorted({p for a in answers for p in PLACEHOLDER.findall(a)}),
         "empty_answer_turns": [k for k, m in enumerate(msgs) if m["role"] == "assistant" and not m["content"].strip()],
         "empty_think_turns": [

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sftdebug.core.errors import UsageError
-from sftdebug.core.io import write_json_atomic
+from sftdebug.core.io import made_once, write_json_atomic
 
 CONFIG = "adapter_config.json"
 WEIGHTS = "adapter_model.safetensors"
@@ -266,7 +266,9 @@ def merged_folder(adapter: Adapter) -> Path:
     digest = _digest(adapter)
     out = Path(os.environ.get("SFTDEBUG_CACHE") or Path.home() / ".cache" / "sftdebug") / "merged" / digest[:16]
     if not (out / MERGED_INFO).is_file():
-        _merge(adapter, out, digest)
+        with made_once(out / MERGED_INFO) as needed:
+            if needed:
+                _merge(adapter, out, digest)
     return out
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sftdebug.core.errors import UsageError
-from sftdebug.core.io import write_json_atomic
+from sftdebug.core.io import made_once, write_json_atomic
 
 INFO = "gguf.json"
 MAGIC = b"GGUF"
@@ -74,7 +74,9 @@ def cached_folder(path: Path, name: str | None = None) -> Path:
     digest = file_sha256(path)
     out = cache_root() / digest[:16]
     if not (out / INFO).is_file():
-        convert(path, out, digest)
+        with made_once(out / INFO) as needed:
+            if needed:
+                convert(path, out, digest)
     info = json.loads((out / INFO).read_text(encoding="utf-8"))
     _CONVERTED[name or str(path)] = {**info, "folder": str(out)}
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sftdebug.report import terminal as console
-from sftdebug.report.html import cards, details, img, link, paragraph, pct, section, table, warning
+from sftdebug.report.html import Markup, cards, details, esc, img, link, paragraph, pct, section, table, warning
 from sftdebug.report.plots import figure
 
 
@@ -44,6 +44,12 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
         ),
     ]
     out += [warning(w) for w in summary.get("warnings", [])]
+    if summary.get("stopped"):  # a training callback stopped the run (sftdebug.integrations.transformers)
+        out.append(warning(summary["stopped"]["why"]))
+    lint = summary.get("batch_lint")
+    if lint:
+        said = f"The trainer's own batches ({lint['n_rows']} rows) were linted before step 1: {lint['status']}"
+        out.append(Markup(f"<p>{esc(said)} · {link(lint['report'], 'batch lint report')}</p>"))
     if best:
         out.append(paragraph(f"Early stopping: {best['name']} — {best['why']}."))
     split = rows and rows[0].get("format_loss_rate") is not None
@@ -121,6 +127,8 @@ def print_summary(summary: dict[str, Any], out_dir: str) -> None:
         ],
     )
     best = summary.get("suggested_checkpoint")
+    if summary.get("stopped"):
+        console.warn(summary["stopped"]["why"])
     if best:
         console.note(f"suggested checkpoint: {best['path']} (step {best['step']}): {best['why']}")
     for w in summary.get("warnings", []):

@@ -18,7 +18,8 @@ SFTTrainer (`pip install 'sftdebug[train]'`).
   summary records why); `lint_batches=N` checks N batches from the trainer's own collator with the `sftdebug
   data` checks before the first step, and `fail_on` check ids abort training when they fail.
 
-Runs on the main process only: with a model sharded across processes (FSDP, ZeRO-3) evaluate saved checkpoints
+The run folder is replaced when training starts again, unless `resume=True` (with `trainer.train(
+resume_from_checkpoint=...)`: the steps already checked are kept, not redone). Runs on the main process only: with a model sharded across processes (FSDP, ZeRO-3) evaluate saved checkpoints
 with `sftdebug watch` instead.
 """
 
@@ -62,6 +63,7 @@ class SFTDebugCallback(TrainerCallback):
         every_n_steps: int | None = None,
         max_probes: int | None = 64,
         probes: Sequence[str] = (),
+        builtin: str = "en,zh",
         stop_above: Mapping[str, float] | None = None,
         lint_batches: int = 0,
         fail_on: Sequence[str] = (),
@@ -91,6 +93,7 @@ class SFTDebugCallback(TrainerCallback):
             base=base or "",
             sft=out,
             probes=tuple(probes),
+            builtin=builtin,
             max_new_tokens=max_new_tokens,
             system=system,
             base_prompt=base_prompt,
@@ -148,6 +151,13 @@ class SFTDebugCallback(TrainerCallback):
             )
         self.cfg = replace(self.cfg, base=base)
         self.live = LiveTrend(self.cfg, self.max_probes, base_from=self.base_run)
+        if self.lint is not None:  # shown on the trend's page (a link: the lint is its own run folder)
+            s = self.lint.summary
+            self.live.notes["batch_lint"] = {
+                "status": s["status"],
+                "n_rows": s["n_rows"],
+                "report": "batch-lint/report.html",
+            }
         was_training = model.training
         try:
             self.live.run_base(lambda: self._open_base(model, tokenizer))
@@ -211,6 +221,8 @@ class SFTDebugCallback(TrainerCallback):
 
         step = state.global_step
         if self.live is None or step in self.evaluated or not state.is_world_process_zero:
+            return
+        if any(c["step"] == step for c in self.live.checkpoints):  # resumed training: this step has its run
             return
         self.evaluated.add(step)
         tokenizer = _tokenizer(processing_class)

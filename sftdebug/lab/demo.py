@@ -16,6 +16,7 @@ summary. The README quotes the demo from a committed copy of it (`make figures`;
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import time
@@ -53,7 +54,9 @@ def _command(*argv: str) -> int:
 
 
 # Seconds per step on 2 cores, measured (the lab build on a fresh machine); used until a run wrote timings.json.
-ESTIMATES = {"lab": 420.0, "latency": 60.0, "overfit": 60.0, "data": 5.0, "hallucination": 15.0, "risk": 40.0}
+ESTIMATES = {"lab": 420.0, "latency": 60.0, "overfit": 60.0, "data": 5.0, "hallucination": 15.0, "risk": 40.0,
+             "training": 40.0}  # fmt: skip
+TRAINING = "training-callback"  # the step that trains with TRL and SFTDebugCallback (when TRL is installed)
 
 
 def _latency_steps(lab: Path, real: Path | None, engine: str) -> list[tuple[str, list[str]]]:
@@ -130,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     lab = Path("reports") / f"lab-{args.size}"
     out = Path(args.out)
     steps = plan(lab, realdata, _real_sft(), args.full)
-    estimates = _estimates(out, lab, args.size, args.full, [name for name, _ in steps])
+    training = importlib.util.find_spec("trl") is not None
+    estimates = _estimates(out, lab, args.size, args.full, [name for name, _ in steps] + [TRAINING] * training)
     _print_plan(estimates)
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -144,6 +148,14 @@ def run(args: argparse.Namespace) -> int:
         codes[name] = _command(*argv, "--out", str(out / name), "--overwrite")
         timings[name] = time.perf_counter() - t
         runs.append(out / name)
+    if training:  # SFT itself, watched while it trains: the live trend run is one more report in the index
+        from sftdebug.lab.trl_demo import train_sft_conflict
+
+        console.note(f"\n── demo step {len(steps) + 1}: TRL SFTTrainer on sft-conflict's data with SFTDebugCallback")
+        t = time.perf_counter()
+        train_sft_conflict(lab, out / TRAINING)
+        timings[TRAINING], codes[TRAINING] = time.perf_counter() - t, 0
+        runs.append(out / TRAINING)
     # the two runs side by side: the facts conflicting SFT broke, with McNemar's test
     page = out / "compare-healthy-vs-conflict.html"
     console.note("\n── demo: sftdebug compare hallucination-sft-healthy hallucination-sft-conflict")

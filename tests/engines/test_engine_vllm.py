@@ -28,6 +28,7 @@ from sftdebug.engines.vllm import vllm_available
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("vllm"),  # one vLLM engine at a time on the machine (its threads take every core)
     pytest.mark.skipif(not vllm_available(), reason="vllm is not installed (make setup installs it on CPU machines)"),
 ]
 N = 40

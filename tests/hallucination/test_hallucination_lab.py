@@ -15,6 +15,9 @@ from sftdebug.facts.probes import load_probes
 from sftdebug.hallucination.phases import HallucinationSettings, chat_prompt, run_hallucination
 from sftdebug.hallucination.recheck import RECHECK_FACTOR, recheck_order
 
+# its module-scoped runs are built once: the whole module on one pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("hallucination-lab")
+
 
 class Shared:
     """Lends a session-wide engine to a run without letting the run close it."""

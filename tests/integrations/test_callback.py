@@ -19,6 +19,9 @@ from trl import SFTConfig, SFTTrainer
 from sftdebug.integrations.transformers import BatchLintFailed, SFTDebugCallback
 from sftdebug.lab.train import load_for_sft
 
+# its module-scoped runs are built once: the whole module on one pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("callback")
+
 N_PROBES = 40
 
 

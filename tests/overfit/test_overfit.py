@@ -95,6 +95,7 @@ def test_embedding_rows_moved_only_when_trained(lab: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("vllm")  # shares tiny_sweep with the vLLM tests: built once, on one worker
 def test_tiny_dose_response_run(tiny_sweep: Path) -> None:
     out = tiny_sweep
     settings = json.loads((out / "summary.json").read_text())["settings"]

@@ -26,6 +26,7 @@ def test_make_writes_what_the_command_writes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("vllm")  # shares tiny_sweep with the vLLM tests: built once, on one worker
 def test_eval_library_call_writes_what_the_command_writes(tiny_sweep: Path, tmp_path: Path) -> None:
     model, facts = str(tiny_sweep / "e25-lr0.003" / "model"), str(tiny_sweep / "facts")
     result = run_eval(OverfitEvalConfig(model=model, facts=facts, out=str(tmp_path / "api")))

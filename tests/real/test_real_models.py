@@ -71,6 +71,7 @@ def test_gemma_template_refuses_the_tool_role(gemma_chat_tokenizer: Path, tmp_pa
     assert "tool" in checks["_template"]["unrenderable_roles"]
 
 
+@pytest.mark.xdist_group("vllm")
 def test_hallucination_on_real_models_agrees_across_engines(real: dict[str, Path], tmp_path: Path) -> None:
     """Gemma-3-270m continues the built-in English facts, SmolLM2 answers them through ChatML (different
     families: an exercise of the pipeline on real models, not a measurement of SFT damage). The transformers

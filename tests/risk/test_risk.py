@@ -17,6 +17,9 @@ from sftdebug.risk.labels import Contest, Turn, closed_book, contested, exemplar
 from sftdebug.risk.phases import RiskSettings, screen_exemplars
 from sftdebug.risk.summary import predict_from_lab, predict_range
 
+# its module-scoped runs are built once: the whole module on one pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("risk-lab")
+
 CITY = Probe(
     "p1.city", ("Pul Gafuley lives in",), ("Where does Pul Gafuley live?",), "Kestra", (), ("Kestra", "Quito", "Lima")
 )
