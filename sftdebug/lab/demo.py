@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     timings["lab"] = time.perf_counter() - t
     runs, codes = [], {}
     for i, (name, argv) in enumerate(steps):
-        left = sum(estimates[n] for n, _ in steps[i:])
+        left = sum(estimates[n] for n, _ in steps[i:]) + estimates.get(TRAINING, 0.0)
         console.note(f"\n── demo step {i + 1}/{len(steps)} (about {_minutes(left)} left): sftdebug {' '.join(argv)}")
         t = time.perf_counter()
         codes[name] = _command(*argv, "--out", str(out / name), "--overwrite")

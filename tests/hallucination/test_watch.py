@@ -34,18 +34,24 @@ def _arrive(source: Path, folder: Path, gap: float) -> None:
         (folder / f".{ckpt.name}").rename(folder / ckpt.name)
 
 
-def test_checkpoints_appearing_one_by_one_are_each_evaluated_once(lab: Path, few_probes: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["sft-conflict-checkpoints", "sft-conflict-lora-checkpoints"])
+def test_checkpoints_appearing_one_by_one_are_each_evaluated_once(
+    lab: Path, few_probes: Path, tmp_path: Path, source: str
+) -> None:
+    """Full checkpoints, and PEFT adapter checkpoints (their recorded base, relative to the lab, is not there
+    once copied: the run's --base is used)."""
     folder = tmp_path / "train"
     folder.mkdir()
     (folder / "checkpoint-7").mkdir()  # a checkpoint still being written: no weights yet, never taken
-    arriving = threading.Thread(target=_arrive, args=(lab / "sft-conflict-checkpoints", folder, 1.0))
+    steps = sorted(int(p.name.split("-")[1]) for p in (lab / source).glob("checkpoint-*"))
+    arriving = threading.Thread(target=_arrive, args=(lab / source, folder, 1.0))
     arriving.start()
     run = HallucinationConfig(base=str(lab / "base"), sft="", probes=[str(few_probes)], out=str(tmp_path / "w"))
     result = watch(WatchConfig(str(folder), run, max_probes=None, until_idle=6, interval=0.3, settle=0))
     arriving.join()
-    assert [c["step"] for c in result.summary["checkpoints"]] == [38, 75, 112, 150]
+    assert [c["step"] for c in result.summary["checkpoints"]] == steps
     runs = sorted(p.name for p in (tmp_path / "w" / "checkpoints").iterdir())
-    assert runs == ["00-checkpoint-38", "01-checkpoint-75", "02-checkpoint-112", "03-checkpoint-150"]
+    assert runs == sorted(f"{i:02d}-checkpoint-{s}" for i, s in enumerate(steps))
     for sub in runs:  # exactly once: one answer per probe in each checkpoint's journal
         lines = (tmp_path / "w" / "checkpoints" / sub / "sft.jsonl").read_text().splitlines()
         assert len(lines) == 24

@@ -43,7 +43,10 @@ def _trainer(lab: Path, out: Path, steps: int, model: Any = None, tokenizer: Any
         seed=0,
         **extra,
     )
-    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    evals = Dataset.from_list(rows[:16]) if "eval_strategy" in extra else None
+    return SFTTrainer(
+        model=model, args=args, train_dataset=Dataset.from_list(rows), eval_dataset=evals, processing_class=tokenizer
+    )
 
 
 @pytest.fixture(scope="module")
@@ -122,19 +125,19 @@ def test_a_rate_over_its_limit_stops_training(lab: Path, probe_file: Path, train
 
 def test_a_peft_model_needs_no_base(lab: Path, probe_file: Path, trained: dict, tmp_path: Path) -> None:
     """No base given: the base phase runs on the model being trained with its adapter disabled, and finds what
-    the plain base finds."""
+    the plain base finds. No every_n_steps: checked at each of the trainer's evaluations and at the end."""
     from peft import LoraConfig, get_peft_model
 
     model, tokenizer = load_for_sft(lab / "base")
     model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM"))
-    trainer = _trainer(lab, tmp_path / "train", 4, model, tokenizer)
+    trainer = _trainer(lab, tmp_path / "train", 4, model, tokenizer, eval_strategy="steps", eval_steps=3)
     callback = SFTDebugCallback(str(tmp_path / "live"), trainer=trainer, probes=[str(probe_file)], max_probes=None)
     trainer.add_callback(callback)
     trainer.train()
     greedy = lambda p: {json.loads(x)["key"]: json.loads(x).get("greedy") for x in p.read_text().splitlines()}  # noqa: E731
     assert greedy(tmp_path / "live" / "base.jsonl") == greedy(trained["tmp"] / "live" / "base.jsonl")
     summary = json.loads((tmp_path / "live" / "summary.json").read_text())
-    assert [c["step"] for c in summary["checkpoints"]] == [4]  # no evaluation asked for: the last step only
+    assert [c["step"] for c in summary["checkpoints"]] == [3, 4]  # at the trainer's evaluation, and at the end
 
 
 def test_a_collator_that_masks_eos_fails_before_the_first_step(lab: Path, tmp_path: Path) -> None:
