@@ -44,7 +44,7 @@ def encode_row(ids: Sequence[int], labels: Sequence[int], header: Sequence[int],
     """A collated row as the data lint's `Encoded`: each answer from the end of an assistant header to its first
     end-of-turn token (inclusive; to the row's end when truncation cut it), the header as the generation
     prompt, everything else one prompt message."""
-    segments, pos = [], 0
+    segments, pos, k = [], 0, -1
     for k, start in enumerate(_find(ids, header)):
         if start < pos:
             continue
@@ -55,7 +55,7 @@ def encode_row(ids: Sequence[int], labels: Sequence[int], header: Sequence[int],
         segments += [Segment(start, body, "assistant", 2 * k + 1, "prompt"), Segment(body, end, "assistant", 2 * k + 1, "answer")]  # fmt: skip
         pos = end
     if pos < len(ids):
-        segments.append(Segment(pos, len(ids), "user", 2 * len(segments), "message"))
+        segments.append(Segment(pos, len(ids), "user", 2 * (k + 1), "message"))
     return Encoded([int(i) for i in ids], [int(t) for t in labels], segments)
 
 

@@ -68,9 +68,16 @@ def resolve_probe_files(cfg: HallucinationConfig) -> list[str]:
 
 
 def settings_of(cfg: HallucinationConfig) -> Any:
-    """The phases' settings (a HallucinationSettings) from the config."""
+    """The phases' settings (a HallucinationSettings) from the config, checked (one-line UsageErrors)."""
+    from sftdebug.core.errors import UsageError
     from sftdebug.hallucination.phases import HallucinationSettings
 
+    if cfg.samples < 0 or cfg.max_new_tokens < 1 or cfg.temperature <= 0:
+        raise UsageError("--samples must be >= 0, --max-new-tokens >= 1 and --temperature > 0")
+    if cfg.shots < 1:
+        raise UsageError(f"--shots must be >= 1, got {cfg.shots}")
+    if cfg.limit is not None and cfg.limit < 1:
+        raise UsageError(f"--limit must be >= 1, got {cfg.limit}")
     return HallucinationSettings(
         samples=cfg.samples,
         temperature=cfg.temperature,
@@ -84,7 +91,6 @@ def settings_of(cfg: HallucinationConfig) -> Any:
 
 def run(cfg: HallucinationConfig) -> HallucinationResult:
     """Run the base phase, the SFT phase(s) and the verdicts; write the run folder, its summary and report."""
-    from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, default_out, load_run, recorded_args
     from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
@@ -93,15 +99,9 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
-    if cfg.samples < 0 or cfg.max_new_tokens < 1 or cfg.temperature <= 0:
-        raise UsageError("--samples must be >= 0, --max-new-tokens >= 1 and --temperature > 0")
-    if cfg.shots < 1:
-        raise UsageError(f"--shots must be >= 1, got {cfg.shots}")
-    if cfg.limit is not None and cfg.limit < 1:
-        raise UsageError(f"--limit must be >= 1, got {cfg.limit}")
+    settings = settings_of(cfg)
     files = resolve_probe_files(cfg)
     probes = load_probe_files(files)[: cfg.limit] if cfg.limit else load_probe_files(files)
-    settings = settings_of(cfg)
     sfts = expand_checkpoints([cfg.sft] if isinstance(cfg.sft, str) else list(cfg.sft))
     out = cfg.out or default_out("hallucination")
     RunFolder.precheck(out, cfg.resume, cfg.overwrite)

@@ -19,6 +19,28 @@ GATES: dict[str, GateKind] = {
 }
 
 
+def add_question_args(p: Any) -> None:
+    """How facts are asked, for every command that runs the hallucination phases (hallucination, watch)."""
+    p.add_argument(
+        "--probes",
+        action="append",
+        default=[],
+        help="probe JSONL (repeatable; default: the lab's probes for a lab model, else the built-in sets)",
+    )
+    p.add_argument("--builtin", default="en,zh", help="built-in probe languages when no --probes (default en,zh)")
+    p.add_argument("--system", default=None, help="system prompt for the SFT side (a probe's own 'system' wins)")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="SFT answer length limit (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--base-prompt",
+        choices=["auto", "few-shot", "zero-shot"],
+        default="auto",
+        help="how the base is asked each cloze: after --shots solved clozes of the same relation, bare, or "
+        "(auto, default) whichever makes it answer more of a 64-probe sample",
+    )
+    p.add_argument("--shots", type=int, default=3, help="exemplars per few-shot base prompt (default 3)")
+
+
 def register(sub: Any) -> None:
     hal = sub.add_parser("hallucination", help="find narrow hallucinations: base continuation vs SFT answer, per fact")
     hal.add_argument("--base", required=True, help="base (pretrained) model: folder or hub id")
@@ -29,26 +51,9 @@ def register(sub: Any) -> None:
         help="SFT (chat) model: folder or hub id; repeat it, or give a quoted pattern ('out/checkpoint-*'), for a "
         "trend over checkpoints (the base phase runs once)",
     )
-    hal.add_argument(
-        "--probes",
-        action="append",
-        default=[],
-        help="probe JSONL (repeatable; default: the lab's probes for a lab model, else the built-in sets)",
-    )
-    hal.add_argument("--builtin", default="en,zh", help="built-in probe languages when no --probes (default en,zh)")
+    add_question_args(hal)
     hal.add_argument("--samples", type=int, default=0, help="sampled answers per phrasing, for knowledge categories")
     hal.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --samples")
-    hal.add_argument("--system", default=None, help="system prompt for the SFT side (a probe's own 'system' wins)")
-    hal.add_argument("--max-new-tokens", type=int, default=64, help="SFT answer length limit (default 64)")
-    hal.add_argument("--seed", type=int, default=0)
-    hal.add_argument(
-        "--base-prompt",
-        choices=["auto", "few-shot", "zero-shot"],
-        default="auto",
-        help="how the base is asked each cloze: after --shots solved clozes of the same relation, bare, or "
-        "(auto, default) whichever makes it answer more of a 64-probe sample",
-    )
-    hal.add_argument("--shots", type=int, default=3, help="exemplars per few-shot base prompt (default 3)")
     hal.add_argument("--limit", type=int, default=None, help="only the first N probes")
     hal.add_argument("--csv", default=None, help="also write the per-fact records as CSV here")
     add_fail_above(hal, "narrow_hallucination_rate=0.1")

@@ -65,12 +65,12 @@ class LiveTrend:
             raise UsageError("a live trend needs an output folder (out=)")
         if max_probes is not None and max_probes < 1:
             raise UsageError(f"max_probes must be >= 1, got {max_probes}")
+        self.settings = settings_of(cfg)
         files = resolve_probe_files(cfg)
         probes = load_probe_files(files)
         probes = probes[: cfg.limit] if cfg.limit else probes
         self.probes = stratified(probes, max_probes, cfg.seed)
         self.cfg, self.progress, self.path = cfg, progress, Path(cfg.out)
-        self.settings = settings_of(cfg)
         self.args = recorded_args(cfg) | {"probes": files, "max_probes": max_probes}
         self.top = RunFolder.open(
             self.path,

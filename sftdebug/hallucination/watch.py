@@ -55,6 +55,7 @@ def watch(cfg: WatchConfig) -> HallucinationResult:
     from dataclasses import replace
 
     from sftdebug.core.errors import UsageError
+    from sftdebug.core.runs import default_out
     from sftdebug.engines.shared import ModelSet
     from sftdebug.hallucination.live import LiveTrend
     from sftdebug.hallucination.trend import checkpoint_step
@@ -65,8 +66,6 @@ def watch(cfg: WatchConfig) -> HallucinationResult:
         raise UsageError(f"watch {cfg.folder}: not a folder")
     if cfg.until_idle < 0 or cfg.interval <= 0 or cfg.settle < 0:
         raise UsageError("--until-idle and --settle must be >= 0 and --interval > 0")
-    from sftdebug.core.runs import default_out
-
     run_cfg = replace(cfg.run, sft=str(folder), out=cfg.run.out or default_out("watch"))
     run_cfg.engine.check_models(run_cfg.base, side="base")
     with console.progress_bars() as bar:

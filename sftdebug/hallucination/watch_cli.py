@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.hallucination.cli import add_question_args
 
 
 def register(sub: Any) -> None:
@@ -15,8 +16,7 @@ def register(sub: Any) -> None:
     )
     w.add_argument("folder", help="the trainer's output folder (checkpoint-* folders appear in it: full or adapters)")
     w.add_argument("--base", required=True, help="base (pretrained) model: folder or hub id")
-    w.add_argument("--probes", action="append", default=[], help="probe JSONL (repeatable; default as hallucination)")
-    w.add_argument("--builtin", default="en,zh", help="built-in probe languages when no --probes (default en,zh)")
+    add_question_args(w)
     w.add_argument(
         "--max-probes", type=int, default=64, help="a fixed stratified subset of this many probes (default 64)"
     )
@@ -33,15 +33,6 @@ def register(sub: Any) -> None:
         default=30.0,
         help="a checkpoint without trainer_state.json is taken once no file changed for this long (default 30)",
     )
-    w.add_argument("--system", default=None, help="system prompt for the SFT side (a probe's own 'system' wins)")
-    w.add_argument("--max-new-tokens", type=int, default=64, help="SFT answer length limit (default 64)")
-    w.add_argument(
-        "--base-prompt",
-        choices=["auto", "few-shot", "zero-shot"],
-        default="auto",
-        help="how the base is asked (as hallucination)",
-    )
-    w.add_argument("--seed", type=int, default=0)
     add_fail_above(w, "narrow_hallucination_rate=0.1")
     add_engine_args(w, two_models=True)
     add_run_args(w, "watch")
@@ -59,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     gates = parse_fail_above(args.fail_above, GATES)
     run_cfg = HallucinationConfig(
         base=args.base, sft=args.folder, probes=args.probes, builtin=args.builtin, system=args.system,
-        max_new_tokens=args.max_new_tokens, seed=args.seed, base_prompt=args.base_prompt, engine=engine_config(args),
+        max_new_tokens=args.max_new_tokens, seed=args.seed, base_prompt=args.base_prompt, shots=args.shots, engine=engine_config(args),
         out=args.out, resume=args.resume, overwrite=args.overwrite,
     )  # fmt: skip
     cfg = WatchConfig(args.folder, run_cfg, args.max_probes, args.until_idle, args.interval, args.settle)

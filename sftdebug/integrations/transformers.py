@@ -35,6 +35,7 @@ from transformers import TrainerCallback
 from sftdebug.core.errors import UsageError
 from sftdebug.engines.config import EngineConfig
 from sftdebug.hallucination import HallucinationConfig
+from sftdebug.hallucination.api import settings_of
 
 STOP_METRICS = ("narrow_hallucination_rate", "format_loss_rate", "knowledge_loss_rate")
 LOGGED = {  # summary field -> logged name (under sftdebug/)
@@ -103,10 +104,10 @@ class SFTDebugCallback(TrainerCallback):
             resume=resume,
             overwrite=not resume,
         )
+        settings_of(self.cfg)  # bad settings fail here, in one line, before the trainer is built
         self.live: Any = None
         self.evaluated: set[int] = set()
         self.lint: Any = None  # the batch lint's DataResult
-        self.stopped: dict[str, Any] | None = None
 
     # --- train begin: batch lint, base phase ---------------------------------------------------------------
 
@@ -247,8 +248,8 @@ class SFTDebugCallback(TrainerCallback):
     def _maybe_stop(self, summary: dict[str, Any], step: int, control: Any) -> None:
         for metric, limit in self.stop_above.items():
             value = summary.get(metric)
-            if value is not None and value > limit and self.stopped is None:
-                self.stopped = {
+            if value is not None and value > limit and "stopped" not in self.live.notes:
+                self.live.notes["stopped"] = {
                     "step": step,
                     "metric": metric,
                     "value": value,
@@ -256,7 +257,6 @@ class SFTDebugCallback(TrainerCallback):
                     "why": f"{metric} {value:.1%} > {limit:.1%} at step {step}: training stopped by SFTDebugCallback",
                 }
                 control.should_training_stop = True
-                self.live.notes["stopped"] = self.stopped
                 self.live.write()
 
 
