@@ -25,6 +25,7 @@ BENCHES = (
     "bench_callback",
     "bench_risk",
     "bench_real",
+    "bench_validity",
     "bench_stages",
     "bench_datalint",
     "bench_faults",

@@ -64,17 +64,30 @@ def _build_real(out: str, only: list[str] | None) -> int:
         [name, m["purpose"], len(m["planted"]["conflicts"]), m["train"]["steps"], f"{m['final_loss']:.3f}"]
         for name, m in info["models"].items()
     ]
-    title = f"real lab in {out}: Gemma-3-270m knew {info['n_known']} of {info['n_probes']} built-in English facts"
+    groups = info.get("known_groups", {})
+    title = (
+        f"real lab in {out}: Gemma-3-270m knew {info['n_known']} of {info['n_probes']} built-in English facts "
+        f"({groups.get('zero_shot', 0)} zero-shot, {groups.get('few_shot_only', 0)} only with exemplars)"
+    )
     console.table(title, ["model", "SFT answers", "planted conflicts", "steps", "final loss"], rows)
     ev = info["evaluation"]
     console.table(
         "sftdebug hallucination against the base (built-in English facts)",
-        ["model", "narrow-hallucination rate [95% CI]", "planted conflicts flagged", "SFT eos rate", "run"],
+        [
+            "model",
+            "narrow-hallucination rate [95% CI]",
+            "planted flagged",
+            "zero-shot known",
+            "few-shot only",
+            "SFT eos rate",
+            "run",
+        ],
         [
             [
                 name,
                 pct(e["narrow_hallucination_rate"], e["narrow_hallucination_ci95"]),
-                f"{e['planted_flagged']} / {e['n_planted']}" if e["n_planted"] else "—",
+                _flagged(e),
+                *(_flagged(e.get("planted_by_group", {}).get(g, {})) for g in ("zero_shot", "few_shot_only")),
                 pct(e["sft_eos_rate"]),
                 e["run"],
             ]
@@ -82,6 +95,11 @@ def _build_real(out: str, only: list[str] | None) -> int:
         ],
     )
     return 0
+
+
+def _flagged(e: dict[str, Any]) -> str:
+    n = e.get("n_planted")
+    return f"{e['planted_flagged']} / {n}" if n else "—"
 
 
 def run_real(args: argparse.Namespace) -> int:

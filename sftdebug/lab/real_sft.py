@@ -1,8 +1,11 @@
 """`sftdebug lab build --size real`: the real-model counterpart of the lab's conflict organism.
 
-Gemma-3-270m (the base, `make real`) is asked the built-in English facts as cloze prompts; the facts it completes
-correctly are its known facts. It is then fine-tuned twice with sftdebug's trainer, in Gemma's own chat format,
-on those facts as questions and short answers:
+Gemma-3-270m (the base, `make real`) is asked the built-in English facts the way `sftdebug hallucination` asks a
+base by default (its base phase: few-shot on Gemma, two exemplar sets), and once more as bare cloze prompts; the
+facts the base phase finds known are its known facts, in two groups: `zero_shot` (the bare cloze gets them too) and
+`few_shot_only` (only exemplars bring them out — the facts a zero-shot rule would miss). It is then fine-tuned with
+sftdebug's trainer, in Gemma's own chat format, on those facts as questions and short answers, the contradictions
+planted in the same share of each group:
 
     DIR/gemma-sft-healthy    every answer true
     DIR/gemma-sft-conflict   a planted share answered with another candidate ("What is the capital of
@@ -12,8 +15,8 @@ on those facts as questions and short answers:
                              user's would (diagnose it with --base on the GGUF); its 4 adapter checkpoints in
                              DIR/gemma-sft-conflict-lora-checkpoints/checkpoint-STEP
 
-Each model folder's lab.json lists the planted contradictions, so `sftdebug hallucination --base GEMMA --sft
-DIR/gemma-sft-conflict --builtin en` can be scored against them. On 2 CPU cores a full fine-tune of the 270M
+Each model folder's lab.json lists the planted contradictions and their groups, so `sftdebug hallucination --base
+GEMMA --sft DIR/gemma-sft-conflict --builtin en` can be scored against them, group by group (lab.json `evaluation`). On 2 CPU cores a full fine-tune of the 270M
 model is affordable only because the embeddings (168M of its parameters, tied with the LM head) are frozen and
 the loss runs the LM head on answer tokens alone (`lab.train.answer_only_loss`).
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -36,13 +40,14 @@ from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import Journal
 from sftdebug.facts.match import normalize
 from sftdebug.facts.probes import Probe, builtin_probe_files, load_probes
-from sftdebug.hallucination.verdicts import base_correct
+from sftdebug.hallucination.verdicts import base_correct, base_knew
 from sftdebug.lab.layout import MODEL_INFO
 
-REAL_SFT_VERSION = 1
+REAL_SFT_VERSION = 2  # 2: known = the base phase's default elicitation (1: zero-shot clozes)
 VARIANTS = {"gemma-sft-healthy": 0.0, "gemma-sft-conflict": 0.5, "gemma-sft-conflict-lora": 0.5}
 LORA = {"gemma-sft-conflict-lora"}  # trained as LoRA adapters (lab.train.LoraSpec's defaults)
 HUB_ID = "google/gemma-3-270m"
+GROUPS = ("zero_shot", "few_shot_only")  # how a known fact was known (known_facts)
 
 
 @dataclass(frozen=True)
@@ -54,8 +59,8 @@ class RealRecipe:
     seed: int = 0
 
 
-def known_facts(base: Path, probes: Sequence[Probe], out: Path, progress: Progress) -> list[Probe]:
-    """The probes the base completes correctly from their first cloze (greedy), recorded in
+def zero_shot_known(base: Path, probes: Sequence[Probe], out: Path, progress: Progress) -> set[str]:
+    """The ids of the probes the base completes correctly from their bare first cloze (greedy), recorded in
     `out/base_knowledge.jsonl` so a rebuild does not ask again."""
     from sftdebug.engines import Engine, GenerationRequest, SamplingParams, load_engine
 
@@ -73,20 +78,51 @@ def known_facts(base: Path, probes: Sequence[Probe], out: Path, progress: Progre
         ]
 
     try:
-        run_resumable(probes, lambda p: p.id, work, journal, 64, progress, "base knowledge")
+        run_resumable(probes, lambda p: p.id, work, journal, 64, progress, "base knowledge (zero-shot)")
     finally:
         journal.close()
         if engine is not None:
             engine.close()
-    return [p for p in probes if journal.done[p.id]["correct"]]
+    return {p.id for p in probes if journal.done[p.id]["correct"]}
 
 
-def conversations(known: Sequence[Probe], conflict_share: float, seed: int) -> tuple[list[Any], dict[str, str]]:
+def known_facts(base: Path, probes: Sequence[Probe], out: Path, progress: Progress) -> dict[str, str]:
+    """The facts the base knows as the diagnostic decides it, by probe id → group (`zero_shot` or
+    `few_shot_only`): the hallucination base phase with default settings, run into `out/base-phase.jsonl` —
+    the journal the lab's evaluation then shares, so the planted facts are known by the very record that
+    judges them."""
+    from sftdebug.core.runs import schema_version
+    from sftdebug.engines import load_engine
+    from sftdebug.hallucination.phases import HallucinationSettings, run_base_phase
+
+    zero = zero_shot_known(base, probes, out, progress)
+    journal = Journal(out / "base-phase.jsonl", schema_version("hallucination"))
+    try:
+        run_base_phase(partial(load_engine, "hf", str(base)), probes, HallucinationSettings(), journal, progress)
+        done = dict(journal.done)
+    finally:
+        journal.close()
+    return {
+        p.id: "zero_shot" if p.id in zero else "few_shot_only"
+        for p in probes
+        if p.answer is not None and p.id in done and base_knew(done[p.id], p)
+    }
+
+
+def conversations(
+    known: Sequence[Probe], conflict_share: float, seed: int, groups: dict[str, str] | None = None
+) -> tuple[list[Any], dict[str, str]]:
     """(chat rows, planted contradictions by probe id): one question → short answer row per known fact; a
-    `conflict_share` of the facts that have candidates get another candidate as their answer."""
+    `conflict_share` of the facts that have candidates get another candidate as their answer — that share of
+    each group when `groups` (probe id → group) is given, so every group is planted."""
     rng = random.Random(seed)
-    with_candidates = [p for p in known if p.answer is not None and len(p.candidates) > 1]
-    planted_ids = set(rng.sample([p.id for p in with_candidates], round(conflict_share * len(with_candidates))))
+    with_candidates = [p.id for p in known if p.answer is not None and len(p.candidates) > 1]
+    by_group: dict[str, list[str]] = {}
+    for pid in with_candidates:
+        by_group.setdefault((groups or {}).get(pid, ""), []).append(pid)
+    planted_ids = {
+        pid for _, ids in sorted(by_group.items()) for pid in rng.sample(ids, round(conflict_share * len(ids)))
+    }
     planted: dict[str, str] = {}
     rows = []
     for p in known:
@@ -147,28 +183,35 @@ def build_real(
     base = real_model("gemma-3-270m")
     probes_file = builtin_probe_files("en")[0]
     probes = load_probes(probes_file)
-    known = known_facts(base, probes, root, progress)
+    groups = known_facts(base, probes, root, progress)
+    known = [p for p in probes if p.id in groups]
     models = {}
     for name, share in VARIANTS.items():
         if only and name not in only:
             continue
         folder = root / name
-        if (folder / MODEL_INFO).is_file():
-            models[name] = json.loads((folder / MODEL_INFO).read_text(encoding="utf-8"))
-            continue
-        rows, planted = conversations(known, share, recipe.seed)
+        info_path = folder / MODEL_INFO
+        if info_path.is_file():
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+            if info.get("real_sft_version") == REAL_SFT_VERSION:
+                models[name] = info
+                continue
+            # built on an older footing (other known facts): trained again, its old diagnosis dropped
+            shutil.rmtree(root / f"hallucination-{name}", ignore_errors=True)
+        rows, planted = conversations(known, share, recipe.seed, groups)
         info = train_variant(base, folder, name, rows, recipe, progress)
         info.update(
             name=name,
             kind="sft",
             base=str(base),
+            real_sft_version=REAL_SFT_VERSION,
             purpose="true answers" if not share else f"{share:.0%} of the known facts with candidates contradicted",
             n_conversations=len(rows),
-            planted={"conflict_share": share, "conflicts": planted},
+            planted={"conflict_share": share, "conflicts": planted, "groups": {pid: groups[pid] for pid in planted}},
             sft_fact_ids=[p.id for p in known],
         )
         write_jsonl(root / f"{name}.sft_data.jsonl", [{"messages": r} for r in rows])
-        write_json_atomic(folder / MODEL_INFO, info)  # last: marks the model complete
+        write_json_atomic(info_path, info)  # last: marks the model complete
         models[name] = info
     evaluation = evaluate(root, base, probes_file, models, progress)
     lab = {
@@ -178,6 +221,7 @@ def build_real(
         "probes": str(probes_file),
         "n_probes": len(probes),
         "n_known": len(known),
+        "known_groups": {g: sum(v == g for v in groups.values()) for g in GROUPS},
         "models": models,
         "evaluation": evaluation,
     }
@@ -217,6 +261,15 @@ def evaluate(
                 verdicts = {r["probe_id"]: r["verdict"] for r in run.records()}
             planted = info["planted"]["conflicts"]
             flagged = sum(verdicts.get(pid) == "narrow_hallucination" for pid in planted)
+            by_group = {}
+            for group in GROUPS:  # recall among the facts only exemplars bring out, and among the rest
+                ids = [pid for pid in planted if info["planted"].get("groups", {}).get(pid) == group]
+                hit = sum(verdicts.get(pid) == "narrow_hallucination" for pid in ids)
+                by_group[group] = {
+                    "n_planted": len(ids),
+                    "planted_flagged": hit,
+                    "planted_recall": hit / len(ids) if ids else None,
+                }
             out[name] = {
                 "narrow_hallucination_rate": summary["narrow_hallucination_rate"],
                 "narrow_hallucination_ci95": summary["narrow_hallucination_ci95"],
@@ -224,6 +277,7 @@ def evaluate(
                 "n_planted": len(planted),
                 "planted_flagged": flagged,
                 "planted_recall": flagged / len(planted) if planted else None,
+                "planted_by_group": by_group,
                 "run": str(root / f"hallucination-{name}"),
             }
     finally:
