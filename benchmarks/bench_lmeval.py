@@ -18,7 +18,7 @@ from pathlib import Path
 from common import lab, timed
 
 from sftdebug.core.runs import read_records
-from sftdebug.facts.probes import load_probes
+from sftdebug.facts.probes import Probe, load_probes
 from sftdebug.hallucination.verdicts import base_correct, sft_correct, verdict
 
 N_PROBES = 610
@@ -41,10 +41,32 @@ metric_list:
 """
 
 
-def _lm_eval(model: Path, task: str, tasks_dir: Path, out: Path, chat: bool) -> tuple[float, dict[str, str]]:
+def lm_eval_tasks(probes: list[Probe], tmp: Path) -> Path:
+    """lm-eval task files for the two halves of the job (base cloze, SFT chat), over `probes`, in `tmp/tasks`."""
+    data = tmp / "probes.jsonl"
+    data.write_text(
+        "".join(json.dumps({"id": p.id, "cloze": p.cloze[0], "question": p.question[0], "answer": p.answer}) + "\n"
+        for p in probes)
+    )  # fmt: skip
+    tasks = tmp / "tasks"
+    tasks.mkdir()
+    for name, field, until, max_new in (
+        ("sftdebug_base", "cloze", '["\\n"]', 16),
+        ("sftdebug_sft", "question", "[]", 64),
+    ):
+        (tasks / f"{name}.yaml").write_text(
+            TASK.format(name=name, data=data, field=field, until=until, max_new=max_new)
+        )
+    return tasks
+
+
+def lm_eval(
+    model: Path, task: str, tasks_dir: Path, out: Path, chat: bool, batch: int = BATCH
+) -> tuple[float, dict[str, str]]:
+    """One timed lm-eval run (the command a user types); seconds and the generated text by probe id."""
     argv = [
         sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={model},dtype=float32",
-        "--tasks", task, "--include_path", str(tasks_dir), "--batch_size", str(BATCH), "--device", "cpu",
+        "--tasks", task, "--include_path", str(tasks_dir), "--batch_size", str(batch), "--device", "cpu",
         "--output_path", str(out), "--log_samples",
     ]  # fmt: skip
     seconds = timed([*argv, "--apply_chat_template"] if chat else argv)
@@ -58,23 +80,10 @@ def run() -> str:
     probes = load_probes(root / "probes.jsonl")[:N_PROBES]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        data = tmp / "probes.jsonl"
-        data.write_text(
-            "".join(json.dumps({"id": p.id, "cloze": p.cloze[0], "question": p.question[0], "answer": p.answer}) + "\n"
-            for p in probes)
-        )  # fmt: skip
+        tasks = lm_eval_tasks(probes, tmp)
         (tmp / "probes_subset.jsonl").write_text(
             "".join(line + "\n" for line in (root / "probes.jsonl").read_text().splitlines()[:N_PROBES])
         )
-        tasks = tmp / "tasks"
-        tasks.mkdir()
-        for name, field, until, max_new in (
-            ("sftdebug_base", "cloze", '["\\n"]', 16),
-            ("sftdebug_sft", "question", "[]", 64),
-        ):
-            (tasks / f"{name}.yaml").write_text(
-                TASK.format(name=name, data=data, field=field, until=until, max_new=max_new)
-            )
         ours_s = timed(
             [
                 sys.executable, "-m", "sftdebug", "hallucination", "--base", str(root / "base"),
@@ -82,8 +91,8 @@ def run() -> str:
                 "--batch-size", str(BATCH), "--out", str(tmp / "ours"),
             ]
         )  # fmt: skip
-        base_s, base_out = _lm_eval(root / "base", "sftdebug_base", tasks, tmp / "lm-base", chat=False)
-        sft_s, sft_out = _lm_eval(root / "sft-healthy", "sftdebug_sft", tasks, tmp / "lm-sft", chat=True)
+        base_s, base_out = lm_eval(root / "base", "sftdebug_base", tasks, tmp / "lm-base", chat=False)
+        sft_s, sft_out = lm_eval(root / "sft-healthy", "sftdebug_sft", tasks, tmp / "lm-sft", chat=True)
         ours = {r["probe_id"]: r["verdict"] for r in read_records(tmp / "ours")}
     theirs = {
         p.id: verdict(p, base_correct(base_out[p.id], p), sft_correct(sft_out[p.id], p), base_out[p.id], sft_out[p.id])

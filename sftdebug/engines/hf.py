@@ -44,6 +44,9 @@ def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[torch.devi
     return dev, dtypes[dtype]
 
 
+DROP_AT = 0.75  # drop finished rows from a decode batch once at most this share of it is still generating
+
+
 @dataclass
 class _Row:
     """One sample being generated: its prompt ids, parameters and progress."""
@@ -74,6 +77,7 @@ class HFEngine(LocalEngine):
         batch_size: int = 16,
         trust_remote_code: bool = False,
         threads: int | None = None,
+        device_map: str | None = None,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -90,8 +94,9 @@ class HFEngine(LocalEngine):
             tokenizer = AutoTokenizer.from_pretrained(
                 adapters.tokenizer_folder(lora) if lora else folder, trust_remote_code=trust_remote_code
             )
+            placed = {"device_map": device_map} if device_map else {}  # accelerate spreads it over the devices
             model_obj: Any = AutoModelForCausalLM.from_pretrained(
-                folder, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+                folder, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code, **placed
             )
         except Exception as exc:  # a truncated safetensors file, custom code, an unknown architecture...
             raise UsageError(load_error(model, exc)) from exc
@@ -100,6 +105,8 @@ class HFEngine(LocalEngine):
             model_obj = adapters.load_peft(lora, model_obj, ADAPTER)
             adapters.record(lora, "applied")
         self.adapter = ADAPTER if lora else None
+        if device_map:  # inputs go where the embedding is; accelerate's hooks move activations between devices
+            dev, self._placed = model_obj.get_input_embeddings().weight.device, True
         self._setup(model, model_obj, tokenizer, dev, batch_size, str(lora.folder if lora else folder))
 
     @classmethod
@@ -141,7 +148,7 @@ class HFEngine(LocalEngine):
         # The base through a PEFT model: logits over the base's own vocabulary only (an adapter's added tokens
         # exist in the resized embedding but not in the base), so scores and argmax equal the plain base's.
         self.vocab_limit = self.base_vocab if self._peft and self.adapter is None else None
-        self.model = model.to(device).eval()
+        self.model = (model if getattr(self, "_placed", False) else model.to(device)).eval()
         self.dtype = next(self.model.parameters()).dtype
         self.eos_ids = stop_ids(self.tokenizer, getattr(self.model.generation_config, "eos_token_id", None))
         self.pad_id = self._pad_id()
@@ -238,26 +245,36 @@ class HFEngine(LocalEngine):
         self._sync()
         t0 = time.perf_counter()
         out = self._forward(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
+        live = list(rows)  # the rows still generating, in the order of the batch's tensors
         for _step in range(max_steps):
             logits = out.logits[:, -1, :].float()
-            next_ids = [self._choose(logits[b], r) for b, r in enumerate(rows)]
+            next_ids = [self._choose(logits[b], r) for b, r in enumerate(live)]
             self._sync()
             now = time.perf_counter() - t0
-            for r, tok in zip(rows, next_ids, strict=True):
+            for r, tok in zip(live, next_ids, strict=True):
                 if r.finish is None:
                     r.out.append(tok)
                     r.times.append(now)
                     self._check_stop(r)
-            if all(r.finish is not None for r in rows):
+            if all(r.finish is not None for r in live):
                 break
-            feed = torch.tensor([[t if r.finish is None else self.pad_id] for t, r in zip(next_ids, rows, strict=True)])
-            attn = torch.cat([attn, torch.ones((len(rows), 1), dtype=attn.dtype, device=self.device)], dim=1)
+            cache = out.past_key_values
+            keep = [b for b, r in enumerate(live) if r.finish is None]
+            if len(keep) <= DROP_AT * len(live) and hasattr(cache, "batch_select_indices"):
+                # Finished rows leave the batch (their KV rows too), so a batch does not run at full width for
+                # its longest answer; done only when a quarter or more finished, to pay for the copy.
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                attn, pos = attn[index], pos[index]
+                live, next_ids = [live[b] for b in keep], [next_ids[b] for b in keep]
+            feed = torch.tensor([[t if r.finish is None else self.pad_id] for t, r in zip(next_ids, live, strict=True)])
+            attn = torch.cat([attn, torch.ones((len(live), 1), dtype=attn.dtype, device=self.device)], dim=1)
             pos = pos[:, -1:] + 1
             out = self._forward(
                 input_ids=feed.to(self.device),
                 attention_mask=attn,
                 position_ids=pos,
-                past_key_values=out.past_key_values,
+                past_key_values=cache,
                 use_cache=True,
             )
         return [self._completion(r) for r in rows]

@@ -125,3 +125,36 @@ def test_prompt_too_long_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match="64 positions"):
         gen(engine(), "a" * 60, max_new_tokens=8)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3_text"])
+def test_finished_rows_leave_the_batch_without_changing_any_answer(arch: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows that finish early are dropped from the decode batch (with their KV rows): every answer is the one the
+    full-width batch gives, token for token — a tiny random model of each cache kind (plain and sliding-window)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    import sftdebug.engines.hf as hf
+
+    torch.manual_seed(0)
+    sizes = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=8, max_position_embeddings=128)  # fmt: skip
+    extra = (
+        {"sliding_window": 4, "layer_types": ["sliding_attention", "full_attention"]} if arch == "gemma3_text" else {}
+    )
+    model = AutoModelForCausalLM.from_config(AutoConfig.for_model(arch, **sizes, **extra)).eval()
+    model.generation_config.eos_token_id = EOS
+    prompts = ["abc", "hello there", "x", "a longer prompt here", "zz", "q", "the end", "mid"]
+    requests = [GenerationRequest(p, SamplingParams(max_new_tokens=1 + 3 * i)) for i, p in enumerate(prompts)]
+    calls: list[int] = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda **kw: calls.append(kw["input_ids"].shape[0]) or forward(**kw))
+
+    def answers() -> list[tuple[int, ...]]:
+        e = HFEngine.from_loaded("tiny", model, ByteTokenizer(), batch_size=8)
+        return [c.token_ids for [c] in e.generate(requests)]
+
+    dropped = answers()
+    assert min(calls) < len(prompts)  # rows did leave the batch
+    calls.clear()
+    monkeypatch.setattr(hf, "DROP_AT", 0.0)
+    assert answers() == dropped and min(calls) == len(prompts)
