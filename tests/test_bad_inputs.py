@@ -105,6 +105,7 @@ DATA = ["data", "{lab}/sft_data.jsonl", "--tokenizer", "{lab}/sft-healthy"]
 RISK = ["risk", "--base", "{lab}/base", "--data", "{lab}/sft_data.jsonl"]
 
 # (id, argv with {lab}/{x} placeholders, what makes {x}, a phrase the one line must hold)
+VGEN = ["generate", "--model", "{lab}/base", "--prompt", "x", "--engine", "vllm"]
 CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
     (
         "hal-base-missing",
@@ -201,6 +202,13 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
         _adapter("other-size"),
         "does not fit",
     ),
+    ("vllm-arg-unknown", [*VGEN, "--vllm-arg", "no_such_option=1"], None, "unexpected keyword argument"),
+    ("vllm-arg-no-value", [*VGEN, "--vllm-arg", "max_num_seqs"], None, "KEY=VALUE"),
+    ("vllm-tp-zero", [*VGEN, "--tensor-parallel-size", "0"], None, "--tensor-parallel-size must be >= 1"),
+    ("vllm-dp-negative", [*VGEN, "--data-parallel-size", "-2"], None, "--data-parallel-size must be >= 1"),
+    ("vllm-memory-share", [*VGEN, "--gpu-memory-utilization", "1.5"], None, "(0, 1]"),
+    ("vllm-arg-on-hf", [*VGEN[:5], "--tensor-parallel-size", "2"], None, "need --engine vllm"),
+    ("device-map-on-vllm", [*VGEN, "--device-map", "auto"], None, "--device-map needs --engine hf"),
     ("convert-missing", ["convert", "./nope.gguf"], None, "no such file"),
     ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),
 ]

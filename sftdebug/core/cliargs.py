@@ -8,6 +8,7 @@ the whole parser for `sftdebug --help` stays instant. To add a command, list its
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -88,6 +89,40 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         action="store_true",
         help="allow a checkpoint's own Python code to run (only for checkpoints you trust)",
     )
+    g.add_argument(
+        "--device-map", default=None, help="--engine hf: 'auto' spreads a model larger than one device over all of them"
+    )
+    v = p.add_argument_group("vLLM engine arguments (--engine vllm; recorded in config.json)")
+    for flag, kind, text in (
+        ("--tensor-parallel-size", int, "GPUs to split each layer over"),
+        ("--pipeline-parallel-size", int, "GPUs (or nodes) to split the layers over"),
+        ("--data-parallel-size", int, "replicas of the model"),
+        ("--gpu-memory-utilization", float, "share of each GPU's memory vLLM may take (vLLM's default 0.9)"),
+        ("--quantization", str, "vLLM's quantization method, e.g. awq, gptq, fp8"),
+        ("--max-model-len", int, "context to start with (default 2,048, at most the model's own)"),
+        ("--distributed-executor-backend", str, "mp, ray (multi-node), uni or external_launcher"),
+    ):
+        v.add_argument(flag, type=kind, default=None, help=text)
+    v.add_argument(
+        "--vllm-arg",
+        dest="vllm_args",
+        action="append",
+        type=_vllm_arg,
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other vLLM engine argument (repeatable; VALUE read as JSON, else as text), e.g. "
+        "--vllm-arg max_num_seqs=64 --vllm-arg enable_chunked_prefill=false",
+    )
+
+
+def _vllm_arg(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip().replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip().replace("-", "_"), value
 
 
 def engine_config(args: argparse.Namespace) -> EngineConfig:
@@ -96,7 +131,10 @@ def engine_config(args: argparse.Namespace) -> EngineConfig:
 
     from sftdebug.engines.config import EngineConfig
 
-    return EngineConfig(**{f.name: getattr(args, f.name) for f in fields(EngineConfig) if hasattr(args, f.name)})
+    given = {f.name: getattr(args, f.name) for f in fields(EngineConfig) if hasattr(args, f.name)}
+    if "vllm_args" in given:
+        given["vllm_args"] = dict(given["vllm_args"])
+    return EngineConfig(**given)
 
 
 def add_fail_above(p: argparse.ArgumentParser, example: str) -> None:

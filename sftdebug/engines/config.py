@@ -10,7 +10,7 @@ every model can be loaded before a run folder is written. The CLI's engine flags
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sftdebug.core.errors import UsageError
@@ -36,6 +36,16 @@ class EngineConfig:
     threads: int | None = None  # hf on CPU: torch threads
     trust_remote_code: bool = False  # allow a checkpoint's own Python code to run
     adapter_base: str | None = None  # the base PEFT adapter folders apply on (default: their recorded base)
+    device_map: str | None = None  # hf: "auto" spreads a model too large for one device over all (accelerate)
+    # vllm: its engine arguments (EngineArgs) for models past one device; None leaves vLLM's own default
+    tensor_parallel_size: int | None = None
+    pipeline_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    quantization: str | None = None
+    max_model_len: int | None = None  # vllm: context to start with (default 2,048, capped at the model's own)
+    distributed_executor_backend: str | None = None  # vllm: mp, ray, uni, external_launcher
+    vllm_args: dict[str, Any] = field(default_factory=dict)  # vllm: any other EngineArgs field (--vllm-arg K=V)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINE_KINDS:
@@ -46,6 +56,15 @@ class EngineConfig:
             raise UsageError(f"--retry-rounds must be >= 0, got {self.retry_rounds}")
         if self.threads is not None and self.threads < 1:
             raise UsageError(f"--threads must be >= 1, got {self.threads}")
+        for name in ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "max_model_len"):
+            if (value := getattr(self, name)) is not None and value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
+            raise UsageError(f"--gpu-memory-utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.engine != "vllm" and (given := self.vllm_engine_args() or self.max_model_len):
+            raise UsageError(f"vLLM engine arguments ({_flags(given)}) need --engine vllm")
+        if self.device_map and self.engine != "hf":
+            raise UsageError("--device-map needs --engine hf (vLLM spreads a model with --tensor-parallel-size)")
 
     @property
     def retry(self) -> RetryPolicy:
@@ -70,7 +89,23 @@ class EngineConfig:
         opts: dict[str, Any] = {"dtype": self.dtype, "trust_remote_code": self.trust_remote_code}
         if self.engine == "hf":
             opts.update(device=self.device, batch_size=self.batch_size, threads=self.threads)
+            if self.device_map:
+                opts["device_map"] = self.device_map
+        else:
+            opts.update(max_model_len=self.max_model_len, engine_args=self.vllm_engine_args())
         return opts
+
+    def vllm_engine_args(self) -> dict[str, Any]:
+        """The vLLM engine arguments given (the named flags and every --vllm-arg), checked against vLLM's
+        EngineArgs: an unknown key is refused in one line with vLLM's own message."""
+        named = ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size", "gpu_memory_utilization",
+                 "quantization", "distributed_executor_backend")  # fmt: skip
+        given = {k: getattr(self, k) for k in named if getattr(self, k) is not None} | dict(self.vllm_args)
+        if given and self.engine == "vllm":
+            from sftdebug.engines.vllm import check_engine_args
+
+            check_engine_args(given)
+        return given
 
     def check_models(self, *names: str, side: str | None = None, base: str | None = None) -> None:
         """Before anything is written: every model of a local engine (hf, vllm) resolves to a checkpoint folder
@@ -114,3 +149,8 @@ def quiet_libraries() -> None:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+
+
+def _flags(given: Any) -> str:
+    keys = given if isinstance(given, dict) else {"max_model_len": given}
+    return ", ".join(f"--{k.replace('_', '-')}" for k in keys)

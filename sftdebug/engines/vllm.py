@@ -99,6 +99,27 @@ class _LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
+def check_engine_args(args: dict[str, Any]) -> None:
+    """Every key a vLLM engine argument (vllm.engine.arg_utils.EngineArgs); else vLLM's own refusal, one line."""
+    if not vllm_available():
+        raise UsageError(INSTALL_HINT)
+    import dataclasses
+    import logging
+
+    # vLLM's CPU build says "Triton is installed, but doesn't include CPU backend" on first use, before its logging
+    # is set up: a refusal must stay one line.
+    logging.getLogger("vllm.triton_utils.importing").setLevel(logging.ERROR)
+    from vllm.engine.arg_utils import EngineArgs
+
+    known = {f.name for f in dataclasses.fields(EngineArgs)}
+    for key, value in args.items():
+        if key not in known:
+            try:
+                EngineArgs(**{key: value})
+            except TypeError as exc:
+                raise UsageError(f"--vllm-arg {key}: {exc}") from None
+
+
 DEFAULT_CONTEXT = 2048  # what sftdebug's commands need (probes, latency grids) unless asked for more
 MIN_KV_BYTES = 256 * 2**20
 
@@ -134,6 +155,7 @@ class VLLMEngine(LocalEngine):
         trust_remote_code: bool = False,
         streaming: bool = False,
         prefix_caching: bool = True,
+        engine_args: dict[str, Any] | None = None,
     ) -> None:
         if not vllm_available():
             raise UsageError(INSTALL_HINT)
@@ -162,6 +184,7 @@ class VLLMEngine(LocalEngine):
             "trust_remote_code": trust_remote_code,
             "seed": 0,
         }
+        options.update(engine_args or {})  # the user's engine arguments win (TP/PP/DP, memory, quantization…)
         self._lora: Any = None
         if lora is not None:
             from vllm.lora.request import LoRARequest
@@ -170,7 +193,7 @@ class VLLMEngine(LocalEngine):
             rank = next(r for r in adapter.VLLM_RANKS if r >= lora.rank)
             options.update(enable_lora=True, max_lora_rank=rank, max_loras=1)
             self._lora = LoRARequest(Path(lora.folder).name or "sft", 1, str(lora.folder))
-        if not cuda:
+        if not cuda and "kv_cache_memory_bytes" not in options:
             # vLLM reads the NUMA node's memory on CPU and fails without an explicit KV-cache size.
             options["kv_cache_memory_bytes"] = kv_cache_bytes or cache
         # Per-request seeds crash vLLM 0.32 on CPU as soon as a seeded request is prefilled in chunks (it rewinds the
@@ -316,8 +339,18 @@ class VLLMEngine(LocalEngine):
         return scores
 
     def close(self) -> None:
+        """Release the model before the next one loads (a run holds its base, then its SFT model): shut the engine
+        core down, drop it, and tear down vLLM's distributed state and cached memory the way vLLM's own examples
+        and tests do between two LLMs in one process (`cleanup_dist_env_and_memory`)."""
+        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
         if self._loop is not None:
             self._loop.cancel_tasks()
             self.llm.shutdown()
             self._loop.stop()
+        else:
+            core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
         del self.llm
+        cleanup_dist_env_and_memory()

@@ -110,7 +110,8 @@ def run(cfg: LatencyConfig) -> LatencyResult:
     if eng.engine == "vllm":
         options["streaming"] = True  # per-token arrival times, not just TTFT and the decode span
         options["prefix_caching"] = False  # TTFT measures the prefill: a cached prefix would skip part of it
-        options["max_model_len"] = max(sweep.prompt_lens) + max(sweep.output_lens) + 16  # the grid, no more
+        # the grid, no more (unless --max-model-len asks for more)
+        options["max_model_len"] = max(eng.max_model_len or 0, max(sweep.prompt_lens) + max(sweep.output_lens) + 16)
     engine = load_engine(eng.engine, cfg.model, **options)
     try:
         summary = _measure(cfg, sweep, engine, out, baseline)

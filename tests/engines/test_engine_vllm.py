@@ -301,3 +301,29 @@ def test_plain_lora_runs_as_vllm_lora_requests(
     assert adapter.used()[str(folder)]["ran_as"] == "applied"
     assert want != before, "the adapter changes answers"
     assert sum(g == w for g, w in zip(got, want, strict=True)) >= N - 1, "vLLM's LoRA answers as PEFT's"
+
+
+def test_engine_arguments_reach_vllm_and_config_json(lab: Path, tmp_path: Path) -> None:
+    """--tensor-parallel-size, --max-model-len and any --vllm-arg go into vLLM's engine arguments (read back from
+    the running engine's config) and into the run's config.json; the engine is torn down between two loads."""
+    from sftdebug.engines.config import EngineConfig
+
+    cfg = EngineConfig(engine="vllm", tensor_parallel_size=1, max_model_len=512, vllm_args={"max_num_seqs": 8})
+    for _ in range(2):  # a second engine in the same process after close(): the first released everything
+        engine = load_engine("vllm", str(lab / "base"), **cfg.options())
+        try:
+            config = engine.llm.llm_engine.vllm_config  # type: ignore[attr-defined]
+            assert config.parallel_config.tensor_parallel_size == 1
+            assert config.scheduler_config.max_num_seqs == 8
+            assert config.model_config.max_model_len == 512
+            [[c]] = engine.generate([GenerationRequest("The", SamplingParams(max_new_tokens=2))])
+            assert c.token_ids
+        finally:
+            engine.close()
+
+    out = tmp_path / "gen"
+    argv = ["--engine", "vllm", "--tensor-parallel-size", "1", "--vllm-arg", "max_num_seqs=8"]
+    proc = sftdebug("generate", "--model", str(lab / "base"), "--prompt", "The", *argv, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    args = json.loads((out / "config.json").read_text())["args"]
+    assert args["tensor_parallel_size"] == 1 and args["vllm_args"] == {"max_num_seqs": 8}
