@@ -51,6 +51,7 @@ class HallucinationSettings:
             raise ValueError(f"base_prompt must be one of {', '.join(MODES)}, not {self.base_prompt!r}")
 
 
+EXEMPLAR_SETS = 4  # few-shot with --samples: sample j is asked with exemplar set j mod this
 ELICITATION_KEY = "#elicitation"  # the base journal's record of how the base was asked (shared with its runs)
 
 
@@ -80,18 +81,27 @@ def _side(
     cfg: HallucinationSettings,
     stop: tuple[str, ...],
     keep_cut: bool = False,
+    sample_prompts: Callable[[Probe, int], list[Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Greedy (and sampled) outputs for every phrasing of every probe, in one batched call each (`keep_cut`: with
-    the token ids of a first answer cut at the budget, as `cut_ids`)."""
+    the token ids of a first answer cut at the budget, as `cut_ids`). `sample_prompts(p, j)`: sample j of every
+    phrasing asked with its own prompts (few-shot: another exemplar set), instead of all samples of one prompt."""
     per_probe = [prompts(p) for p in probes]
     flat = [q for qs in per_probe for q in qs]
     greedy = engine.generate([GenerationRequest(q, SamplingParams(max_new_tokens=max_new, stop=stop)) for q in flat])
     sampled: list[list[Any]] = []
-    if cfg.samples:
+    if cfg.samples and sample_prompts is None:
         params = SamplingParams(
             max_new_tokens=max_new, temperature=cfg.temperature, n=cfg.samples, seed=cfg.seed, stop=stop
         )
         sampled = engine.generate([GenerationRequest(q, params) for q in flat])
+    elif cfg.samples and sample_prompts is not None:
+        per_sample = []
+        for j in range(cfg.samples):  # one request per sample and phrasing, n=1; regrouped as n samples each
+            params = SamplingParams(max_new_tokens=max_new, temperature=cfg.temperature, seed=cfg.seed + j, stop=stop)
+            asked = [q for p in probes for q in sample_prompts(p, j)]
+            per_sample.append(engine.generate([GenerationRequest(q, params) for q in asked]))
+        sampled = [[c for outs in per_sample for c in outs[k]] for k in range(len(flat))]
     out, i = [], 0
     for p, qs in zip(probes, per_probe, strict=True):
         texts, finish = _texts(greedy, i, len(qs))
@@ -243,12 +253,23 @@ def run_base_phase(
         how = _elicitation(base, journal, probes, cfg)
         elicit = Elicitation(probes, how["shots"], frozenset(how["known"])) if how["mode"] == "few-shot" else None
 
-        def base_prompts(p: Probe) -> list[str]:
+        def base_prompts(p: Probe, set_index: int = 0) -> list[str]:
             texts = _phrasings(p.cloze, cfg)
-            return texts if elicit is None else [elicit.prompt(p, 0, c) for c in texts]
+            return texts if elicit is None else [elicit.prompt(p, set_index, c) for c in texts]
+
+        def sample_prompts(p: Probe, j: int) -> list[str]:
+            return base_prompts(p, j % EXEMPLAR_SETS)  # Gekhman et al.: samples over several exemplar sets
 
         def base_work(engine: Engine, chunk: Sequence[Probe]) -> list[dict[str, Any]]:
-            sides = _side(engine, chunk, base_prompts, cfg.base_max_new_tokens, cfg, stop=("\n",))
+            sides = _side(
+                engine,
+                chunk,
+                base_prompts,
+                cfg.base_max_new_tokens,
+                cfg,
+                stop=("\n",),
+                sample_prompts=sample_prompts if elicit is not None else None,
+            )
             if elicit is not None:
                 for p, side in zip(chunk, sides, strict=True):
                     side["exemplars"] = [q.id for q in elicit.exemplars(p)]

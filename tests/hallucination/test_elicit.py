@@ -77,3 +77,31 @@ def test_screen_sample_is_seeded_and_skips_unanswerable() -> None:
 def test_auto_takes_few_shot_only_when_it_answers_more() -> None:
     assert choose(10, 11) == "few-shot"
     assert choose(10, 10) == "zero-shot" and choose(12, 3) == "zero-shot"
+
+
+def test_samples_are_spread_over_exemplar_sets(tmp_path) -> None:
+    """Few-shot with --samples: sample j of a probe is asked after exemplar set j mod EXEMPLAR_SETS (Gekhman et al.
+    sample over several sets), the greedy answer after set 0."""
+    from fakes import FakeEngine
+
+    from sftdebug.core.progress import no_progress
+    from sftdebug.core.runs import Journal
+    from sftdebug.hallucination.phases import EXEMPLAR_SETS, HallucinationSettings, run_base_phase
+
+    asked: list[tuple[str, int]] = []
+
+    class Recording(FakeEngine):
+        def generate(self, requests):  # type: ignore[no-untyped-def]
+            asked.extend((str(r.prompt), r.params.n) for r in requests if r.params.temperature > 0)
+            return super().generate(requests)
+
+    cfg = HallucinationSettings(base_prompt="few-shot", samples=EXEMPLAR_SETS, temperature=1.0)
+    journal = Journal(tmp_path / "base.jsonl")
+    run_base_phase(lambda: Recording({}), PROBES, cfg, journal, no_progress)
+    journal.close()
+    elicit = Elicitation(PROBES, cfg.shots)
+    probe = PROBES[0]
+    mine = [prompt for prompt, n in asked if prompt.endswith(probe.cloze[0])]
+    assert all(n == 1 for _, n in asked)
+    assert sorted(mine) == sorted(elicit.prompt(probe, j) for j in range(EXEMPLAR_SETS))
+    assert len(set(mine)) > 1  # several sets, not one prompt sampled n times
