@@ -69,23 +69,30 @@ def _real_lab() -> str:
         return "\nThe real lab in reports/lab-real predates the known-fact groups: rebuild it.\n"
     rows = []
     for name, ev in info["evaluation"].items():
-        model = info["models"][name]
+        model, by = info["models"][name], ev["planted_by_group"]
         if not ev["n_planted"]:
             continue
-        by = ev["planted_by_group"]
+        how = f"LoRA r{model['lora']['rank']}" if "lora" in model else "full"
         rows.append(
-            f"| {name} | {'LoRA r' + str(model['lora']['rank']) if 'lora' in model else 'full'} | "
-            f"{model['train']['steps']} steps, {model['train_seconds']:.0f} s | "
-            + " | ".join(
-                f"{by[g]['planted_flagged']} / {by[g]['n_planted']} = {by[g]['planted_recall']:.1%}" for g in by
-            )
-            + f" | {ev['planted_recall']:.1%} | {ev['narrow_hallucination_rate']:.1%} | {ev['sft_eos_rate']:.0%} |"
+            f"| {name} | {how}, {model['train']['steps']} steps, {model['train_seconds']:.0f} s | "
+            f"{_recall(by['zero_shot'])} | {_recall(by['few_shot_only'])} | {_recall(ev)} | "
+            f"{ev['narrow_hallucination_rate']:.1%} | {ev['sft_eos_rate']:.0%} |"
         )
     return (
         f"\n### Real lab: planted contradictions among the facts Gemma-3-270m knows ({info['n_probes']} built-in "
         f"English probes)\n\nKnown by the base phase's default elicitation: {info['n_known']} facts — "
         f"{groups['zero_shot']} also from the bare cloze (zero-shot), {groups['few_shot_only']} only with exemplars. "
-        "Half of each group's facts with candidates answered with a contradicting candidate in the SFT data.\n\n"
+        "Half of each group's facts with candidates answered with a contradicting candidate in the SFT data. Recall: "
+        "planted contradictions flagged as narrow hallucinations, of all planted (and of those the model learned — "
+        "it answers wrong after SFT; one it did not take on is rightly `kept`). Training times are from the build, "
+        "under whatever else ran on the machine.\n\n"
         "| model | training | recall, zero-shot known | recall, few-shot only | recall, all | narrow rate | eos |\n"
         "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def _recall(e: dict) -> str:
+    return (
+        f"{e['planted_flagged']} / {e['n_planted']} = {e['planted_recall']:.1%} "
+        f"({e['planted_flagged']} / {e['n_learned']} learned)"
     )

@@ -258,28 +258,35 @@ def evaluate(
                     progress,
                     base_journal=shared,
                 )
-                verdicts = {r["probe_id"]: r["verdict"] for r in run.records()}
+                records = {r["probe_id"]: r for r in run.records()}
             planted = info["planted"]["conflicts"]
-            flagged = sum(verdicts.get(pid) == "narrow_hallucination" for pid in planted)
             by_group = {}
             for group in GROUPS:  # recall among the facts only exemplars bring out, and among the rest
                 ids = [pid for pid in planted if info["planted"].get("groups", {}).get(pid) == group]
-                hit = sum(verdicts.get(pid) == "narrow_hallucination" for pid in ids)
-                by_group[group] = {
-                    "n_planted": len(ids),
-                    "planted_flagged": hit,
-                    "planted_recall": hit / len(ids) if ids else None,
-                }
+                by_group[group] = _recall(ids, records)
             out[name] = {
                 "narrow_hallucination_rate": summary["narrow_hallucination_rate"],
                 "narrow_hallucination_ci95": summary["narrow_hallucination_ci95"],
                 "sft_eos_rate": summary["sft_eos_rate"],
-                "n_planted": len(planted),
-                "planted_flagged": flagged,
-                "planted_recall": flagged / len(planted) if planted else None,
+                **_recall(list(planted), records),
                 "planted_by_group": by_group,
                 "run": str(root / f"hallucination-{name}"),
             }
     finally:
         shared.close()
     return out
+
+
+def _recall(ids: Sequence[str], records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How many planted contradictions the diagnostic flagged as narrow hallucinations: of all planted, and of those
+    the model learned (its answer is wrong: an SFT run does not always take a contradiction on; one it did not
+    learn is rightly `kept`)."""
+    flagged = sum(records[pid]["verdict"] == "narrow_hallucination" for pid in ids if pid in records)
+    learned = sum(not records[pid]["sft_correct"] for pid in ids if pid in records)
+    return {
+        "n_planted": len(ids),
+        "planted_flagged": flagged,
+        "planted_recall": flagged / len(ids) if ids else None,
+        "n_learned": learned,
+        "learned_recall": flagged / learned if learned else None,
+    }
