@@ -23,7 +23,7 @@ from typing import Any
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.io import write_json_atomic
-from sftdebug.core.runs import CONFIG, RunFolder, RunResult, read_config, read_records, read_summary
+from sftdebug.core.runs import CONFIG, RECORDS, RunFolder, RunResult, read_config, read_records, read_summary
 from sftdebug.core.shards import ShardRun
 
 # config.json arguments that say where and how a shard ran, not what it measured: free to differ between shards
@@ -48,7 +48,9 @@ def run(cfg: MergeConfig) -> RunResult:
     out = Path(cfg.out)
     if any(out.resolve() == s.path.resolve() for s in shards):
         raise UsageError(f"--out {out}: is one of the shards being merged; give another folder")
-    RunFolder.precheck(out, False, cfg.overwrite)
+    if (out / RECORDS).exists() and not cfg.overwrite:
+        raise UsageError(f"--out {out}: already holds a run; pass --overwrite to replace it")
+    RunFolder.precheck(out, False, True)  # a file, or a folder not writable
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.merging-", dir=out.parent))
     try:
