@@ -96,6 +96,7 @@ def run(cfg: RiskConfig) -> RiskResult:
     """Label every row by what the base believes; write the run folder, its summary and report (and the
     filtered / relabelled copies asked for)."""
     from sftdebug.core.cliargs import default_out, quiet_libraries
+    from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, read_records, recorded_args
     from sftdebug.core.shards import ShardView, parse_shard
     from sftdebug.data.formats import load_sft_file
@@ -108,6 +109,8 @@ def run(cfg: RiskConfig) -> RiskResult:
 
     _check(cfg)
     shard = parse_shard(cfg.shard)
+    if shard is not None and (cfg.write_filtered or cfg.write_relabelled):
+        raise UsageError("--shard labels part of the rows: --write-filtered/--write-relabelled need them all")
     data = load_sft_file(cfg.data, cfg.format, cfg.domain_field)
     lab = LabLayout.of_model(cfg.base)
     probe_files = list(cfg.probes) or ([str(lab.probes)] if lab and lab.probes.is_file() else [])

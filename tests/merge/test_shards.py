@@ -101,6 +101,29 @@ def test_a_finished_shard_resumes_as_itself(lab: Path, hal_runs: dict[str, Path]
     one_line_error(proc, "--shard was")
 
 
+@pytest.mark.slow
+def test_a_cut_shard_resumes_to_the_run_it_would_have_been(
+    lab: Path, hal_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A shard killed in its SFT phase (the journals' last lines and the summary gone) resumes to the same run, and
+    merges as the one that was not cut."""
+    cut = tmp_path / "s1"
+    shutil.copytree(hal_runs["s1"], cut)
+    for name, keep in (("records.jsonl", 4), ("sft.jsonl", 6), ("sft_cloze.jsonl", 0), ("eos.jsonl", 0)):
+        lines = (cut / name).read_text().splitlines(keepends=True)
+        (cut / name).write_text("".join(lines[:keep]))
+    (cut / "summary.json").unlink()
+    args = json.loads((cut / "config.json").read_text())["args"]
+    cfg = HallucinationConfig(base=args["base"], sft=args["sft"], limit=LIMIT, base_prompt=args["base_prompt"],
+                              out=str(cut), shard="1/4", resume=True)  # fmt: skip
+    hallucination(cfg)
+    assert read_records(cut) == read_records(hal_runs["s1"])
+    merged = merge(
+        MergeConfig([str(hal_runs["s0"]), str(cut), str(hal_runs["s2"]), str(hal_runs["s3"])], str(tmp_path / "m"))
+    )
+    _same_run(merged.path, hal_runs["whole"])
+
+
 def _copy(src: Path, dst: Path, **args: Any) -> Path:
     """A copy of a shard with some of its config.json arguments changed (a shard of another run)."""
     shutil.copytree(src, dst)
@@ -153,7 +176,10 @@ def test_bad_shard_values_write_nothing(lab: Path, tmp_path: Path) -> None:
             one_line_error(sftdebug(command, *args, f"--shard={bad}", "--out", str(out)), "--shard")
             assert not out.exists(), (command, bad)
     one_line_error(sftdebug("hallucination", *commands["hallucination"], "--shard", "-1/2", "--out", str(out)))
-    assert not out.exists()
+    one_line_error(
+        sftdebug("risk", *commands["risk"], "--shard", "0/2", "--write-filtered", str(tmp_path / "f")), "--shard"
+    )
+    assert not out.exists() and not (tmp_path / "f").exists()
 
 
 @pytest.mark.slow
