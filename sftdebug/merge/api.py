@@ -58,8 +58,11 @@ def run(cfg: MergeConfig) -> RunResult:
         args = {k: v for k, v in shards[0].args.items() if k != "shard"} | {"out": str(out)}
         with RunFolder.open(tmp, kind, args) as folder:
             module.merge_shards(shards, folder)
-        config = read_config(tmp)
-        config["merged_from"] = [{"run": str(s.path), "shard": _name(s)} for s in shards]
+        config = read_config(tmp)  # what the models were, and which sftdebug ran them: the shards' own
+        config |= {k: shards[0].config[k] for k in ("gguf_conversions", "adapters") if k in shards[0].config}
+        config["merged_from"] = [
+            {"run": str(s.path), "shard": _name(s), "versions": s.config.get("versions")} for s in shards
+        ]
         write_json_atomic(tmp / CONFIG, config)
         _move_into(tmp, out)
     finally:
