@@ -17,6 +17,7 @@ class Kind:
 
     schema: int
     report: str  # module with render(config, summary, records), headline(summary) and the terminal view
+    shards: str = ""  # module with ITEM and merge_shards(shards, run): runs of this kind take --shard I/N
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ DIAGNOSTICS = (
         "hallucination",
         "sftdebug.hallucination.cli",
         {
-            "hallucination": Kind(1, "sftdebug.hallucination.report"),
+            "hallucination": Kind(1, "sftdebug.hallucination.report", "sftdebug.hallucination.shards"),
             "hallucination_trend": Kind(1, "sftdebug.hallucination.trend_report"),
         },
     ),
@@ -42,13 +43,18 @@ DIAGNOSTICS = (
         "sftdebug.overfit.cli",
         {"overfit": Kind(1, "sftdebug.overfit.report"), "overfit_sweep": Kind(1, "sftdebug.overfit.report")},
     ),
-    Diagnostic("generate", "sftdebug.generate.cli", {"generate": Kind(1, "sftdebug.generate.report")}),
+    Diagnostic(
+        "generate",
+        "sftdebug.generate.cli",
+        {"generate": Kind(1, "sftdebug.generate.report", "sftdebug.generate.shards")},
+    ),
     Diagnostic("data", "sftdebug.data.cli", {"data": Kind(1, "sftdebug.data.report")}),
-    Diagnostic("risk", "sftdebug.risk.cli", {"risk": Kind(1, "sftdebug.risk.report")}),
+    Diagnostic("risk", "sftdebug.risk.cli", {"risk": Kind(1, "sftdebug.risk.report", "sftdebug.risk.shards")}),
     Diagnostic("parity", "sftdebug.parity.cli", {"parity": Kind(1, "sftdebug.parity.report")}),
     Diagnostic("watch", "sftdebug.hallucination.watch_cli"),  # writes hallucination_trend runs
     Diagnostic("lab", "sftdebug.lab.cli"),
     Diagnostic("compare", "sftdebug.compare.cli"),
+    Diagnostic("merge", "sftdebug.merge.cli"),  # joins --shard runs of the kinds with a `shards` module
     Diagnostic("report", "sftdebug.report.cli"),
     Diagnostic("convert", "sftdebug.engines.cli"),
     Diagnostic("demo", "sftdebug.lab.demo"),

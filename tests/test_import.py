@@ -16,6 +16,7 @@ from sftdebug.data import DataConfig, DataResult, run
 from sftdebug.overfit import FactSet, FactSetConfig, OverfitConfig, OverfitEvalConfig, OverfitResult, make, run, run_eval
 from sftdebug.generate import GenerateConfig, GenerateResult, run
 from sftdebug.compare import CompareConfig, CompareResult, run
+from sftdebug.merge import MergeConfig, run
 from sftdebug.parity import ParityConfig, ParityResult, run
 from sftdebug.engines.config import EngineConfig
 from sftdebug.core.runs import RunResult

@@ -155,6 +155,16 @@ def add_run_args(p: argparse.ArgumentParser, kind: str) -> None:
     g.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
 
 
+def add_shard_arg(p: argparse.ArgumentParser, items: str) -> None:
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help=f"only the I-th (from 0) of N parts of the {items}, e.g. a Slurm array task's; `sftdebug merge` "
+        "joins the N run folders into one",
+    )
+
+
 # What a gated metric is, which says what its limit may be: a share lies in [0, 1], a count is >= 0, a change
 # (latency's relative regression) is any finite number (negative: demand a speed-up).
 GateKind = Literal["share", "count", "change"]

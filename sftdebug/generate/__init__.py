@@ -5,6 +5,7 @@
 
 prompts.py  pure: prompt files and the summary;  phases.py  drives the engine
 api.py      the public call: GenerateConfig in, GenerateResult out;  report.py  HTML section;  cli.py  the command
+shards.py   the merge of `--shard I/N` runs (`sftdebug merge`)
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
 
 # the arguments a resumed run must share with the run it continues
-IDENTITY = ["model", "prompts", "prompt", "max_new_tokens", "temperature", "n", "seed"]
+IDENTITY = ["model", "prompts", "prompt", "max_new_tokens", "temperature", "n", "seed", "shard"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class GenerateConfig:
     out: str | None = None  # run folder (default: reports/generate/<time>)
     resume: bool = False  # continue an interrupted run in `out`
     overwrite: bool = False  # replace an existing run in `out`
+    shard: str | None = None  # "I/N": only the I-th of N parts of the prompts (`sftdebug merge` joins the N runs)
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,14 @@ def run(cfg: GenerateConfig) -> GenerateResult:
     from sftdebug.core.cliargs import default_out, quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, recorded_args
+    from sftdebug.core.shards import parse_shard
     from sftdebug.engines import SamplingParams
     from sftdebug.generate.phases import run_generate
     from sftdebug.generate.prompts import PromptItem, read_prompts
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
+    shard = parse_shard(cfg.shard)
     if (cfg.prompts is None) == (cfg.prompt is None):
         raise UsageError("give exactly one of --prompts FILE or --prompt TEXT")
     try:
@@ -75,6 +78,10 @@ def run(cfg: GenerateConfig) -> GenerateResult:
     else:
         text = str(cfg.prompt)
         items = [PromptItem("0", [{"role": "user", "content": text}] if cfg.chat else text)]
+    args = recorded_args(cfg, one_model=True)
+    if shard is not None:
+        args["shard"] = shard.record([it.id for it in items])
+        items = shard.select(items, key=lambda it: it.id)
     out = cfg.out or default_out("generate")
     RunFolder.precheck(out, cfg.resume, cfg.overwrite)
     quiet_libraries()
@@ -86,7 +93,7 @@ def run(cfg: GenerateConfig) -> GenerateResult:
         run_folder = RunFolder.open(
             out,
             "generate",
-            recorded_args(cfg, one_model=True),
+            args,
             resume=cfg.resume,
             overwrite=cfg.overwrite,
             identity=IDENTITY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.core.cliargs import add_engine_args, add_run_args, add_shard_arg
 
 
 def register(sub: Any) -> None:
@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
     gen.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     add_engine_args(gen)
     add_run_args(gen, "generate")
+    add_shard_arg(gen, "prompts")
     gen.set_defaults(run=run)
 
 
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             resume=args.resume,
             overwrite=args.overwrite,
+            shard=args.shard,
         )
     )
     rows = [[r["id"], r["sample"], r["text"], r["finish_reason"]] for r in read_records(result.path)[:10]]

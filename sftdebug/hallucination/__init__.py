@@ -13,6 +13,7 @@ through its chat template, and every fact gets a verdict (`sftdebug hallucinatio
                  and a trend: one run per checkpoint sharing the base phase
     trend.py     pure: checkpoint steps, per-fact histories, the trend summary and early-stopping suggestion
     report.py    HTML section and terminal view (trend_report.py: the trend's);  cli.py  the command
+    shards.py    a `--shard I/N` run, and the merge of N of them (`sftdebug merge`)
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from sftdebug.engines.shared import ModelSet
 
 # the arguments a resumed run must share with the run it continues
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit",
-            "base_prompt", "shots"]  # fmt: skip
+            "base_prompt", "shots", "shard"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class HallucinationConfig:
     resume: bool = False  # continue an interrupted run in `out`
     overwrite: bool = False  # replace an existing run in `out`
     csv: str | None = None  # also write the per-fact records as CSV here
+    shard: str | None = None  # "I/N": only the I-th of N parts of the probes (`sftdebug merge` joins the N runs)
 
 
 @dataclass(frozen=True)
@@ -91,18 +92,24 @@ def settings_of(cfg: HallucinationConfig) -> Any:
 
 def run(cfg: HallucinationConfig) -> HallucinationResult:
     """Run the base phase, the SFT phase(s) and the verdicts; write the run folder, its summary and report."""
+    from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, default_out, load_run, recorded_args
+    from sftdebug.core.shards import parse_shard
     from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
     from sftdebug.hallucination.phases import run_hallucination
+    from sftdebug.hallucination.shards import run_shard
     from sftdebug.hallucination.trend import expand_checkpoints
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
 
     settings = settings_of(cfg)
+    shard = parse_shard(cfg.shard)
     files = resolve_probe_files(cfg)
     probes = load_probe_files(files)[: cfg.limit] if cfg.limit else load_probe_files(files)
     sfts = expand_checkpoints([cfg.sft] if isinstance(cfg.sft, str) else list(cfg.sft))
+    if shard is not None and len(sfts) > 1:
+        raise UsageError("--shard: one --sft at a time (shard each checkpoint's run, not a trend)")
     out = cfg.out or default_out("hallucination")
     RunFolder.precheck(out, cfg.resume, cfg.overwrite)
     quiet_libraries()
@@ -113,6 +120,8 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
     for sft in sfts:
         _check_sft_template(eng, sft)
     args = recorded_args(cfg) | {"probes": files}  # config.json's `args`, under the flags' names
+    if shard is not None:
+        args["shard"] = shard.record([p.id for p in probes])
     models = ModelSet(eng, cfg.base, sfts)
     if len(sfts) > 1:
         return _run_trend(cfg, args | {"sft": sfts}, probes, settings, out, models, sfts)
@@ -129,13 +138,11 @@ def run(cfg: HallucinationConfig) -> HallucinationResult:
         ) as run_folder,
         console.progress_bars() as bar,
     ):
-        summary = run_hallucination(
-            models.open_base,
-            partial(models.open_sft, sfts[0]),
-            probes,
-            settings,
-            run_folder,
-            bar,
+        open_sft = partial(models.open_sft, sfts[0])
+        summary = (
+            run_hallucination(models.open_base, open_sft, probes, settings, run_folder, bar)
+            if shard is None
+            else run_shard(models.open_base, open_sft, probes, settings, run_folder, bar, shard)
         )
     if cfg.csv:
         load_run(out).to_csv(cfg.csv, index=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, add_shard_arg
 
 # what --fail-above may gate (top-level in a run's and a trend's summary.json), and what kind of number each is
 GATES: dict[str, GateKind] = {
@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
     add_fail_above(hal, "narrow_hallucination_rate=0.1")
     add_engine_args(hal, two_models=True)
     add_run_args(hal, "hallucination")
+    add_shard_arg(hal, "probes")
     hal.set_defaults(run=run)
 
 
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             overwrite=args.overwrite,
             csv=args.csv,
+            shard=args.shard,
         )
     )
     (trend_report if result.trend else report).print_summary(result.summary, str(result.path))

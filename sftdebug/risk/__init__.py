@@ -9,6 +9,7 @@
     api.py      the public call: RiskConfig in, RiskResult out (probes, calibration, checks, run folder, copies)
     phases.py   drives the base model over the rows (resumable), `assess`: rows labelled and summarised
     write.py    filtered / relabelled copies;  report.py  HTML section and terminal view;  cli.py  the command
+    shards.py   the merge of `--shard I/N` runs (`sftdebug merge`)
 """
 
 from sftdebug.risk.api import DROPPABLE, RiskConfig, RiskResult, run

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
 
 # the arguments a resumed run must share with the run it continues
 IDENTITY = ["base", "data", "format", "probes", "shots", "exemplar_sets", "samples", "temperature", "seed",
-            "max_answer_words", "limit"]  # fmt: skip
+            "max_answer_words", "limit", "shard"]  # fmt: skip
 DROPPABLE = ("conflicts", "unknown", "weakly_known")
 
 
@@ -49,6 +49,7 @@ class RiskConfig:
     out: str | None = None  # run folder (default: reports/risk/<time>)
     resume: bool = False  # continue an interrupted run in `out`
     overwrite: bool = False  # replace an existing run in `out`
+    shard: str | None = None  # "I/N": only the I-th of N parts of the rows (`sftdebug merge` joins the N runs)
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ def run(cfg: RiskConfig) -> RiskResult:
     """Label every row by what the base believes; write the run folder, its summary and report (and the
     filtered / relabelled copies asked for)."""
     from sftdebug.core.cliargs import default_out, quiet_libraries
+    from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, read_records, recorded_args
+    from sftdebug.core.shards import ShardView, parse_shard
     from sftdebug.data.formats import load_sft_file
     from sftdebug.facts.probes import load_probe_files
     from sftdebug.lab.layout import LabLayout
@@ -105,6 +108,9 @@ def run(cfg: RiskConfig) -> RiskResult:
     from sftdebug.risk.write import rewrite
 
     _check(cfg)
+    shard = parse_shard(cfg.shard)
+    if shard is not None and (cfg.write_filtered or cfg.write_relabelled):
+        raise UsageError("--shard labels part of the rows: --write-filtered/--write-relabelled need them all")
     data = load_sft_file(cfg.data, cfg.format, cfg.domain_field)
     lab = LabLayout.of_model(cfg.base)
     probe_files = list(cfg.probes) or ([str(lab.probes)] if lab and lab.probes.is_file() else [])
@@ -119,13 +125,17 @@ def run(cfg: RiskConfig) -> RiskResult:
     eng.options()
     eng.check_models(cfg.base)
     args = recorded_args(cfg, one_model=True) | {"probes": probe_files, "format": data.format}
+    keys = [row.where for row in (data.rows[: cfg.limit] if cfg.limit else data.rows)]
+    if shard is not None:  # every row still makes the exemplar pool and its screen: the shard labels its own
+        args["shard"] = shard.record(keys)
     with RunFolder.open(
         out, "risk", args, resume=cfg.resume, overwrite=cfg.overwrite, identity=IDENTITY, retry=eng.retry
     ) as folder:
         engine = eng.load(cfg.base)
         try:
             with console.progress_bars() as bar:
-                summary = assess(engine, data, probes, settings, folder, bar, curve, cfg.limit)
+                view = folder if shard is None else cast(RunFolder, ShardView(folder, shard.keys(keys)))
+                summary = assess(engine, data, probes, settings, view, bar, curve, cfg.limit)
         finally:
             engine.close()
         records = read_records(folder.path)
@@ -137,6 +147,13 @@ def run(cfg: RiskConfig) -> RiskResult:
         else None
     )
     return RiskResult(Path(out), summary, build_report([out]), dropped, relabelled)
+
+
+def calibration_curve(base: str, calibration: str | None) -> list[dict[str, Any]]:
+    """The curve a run of `base` predicts from (see `RiskConfig.calibration`)."""
+    from sftdebug.lab.layout import LabLayout
+
+    return _curve(calibration, LabLayout.of_model(base))
 
 
 def _curve(calibration: str | None, lab: Any) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args
+from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, add_shard_arg
 from sftdebug.risk.api import DROPPABLE
 
 # what --fail-above may gate (top-level in summary.json), and what kind of number each is
@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
     add_fail_above(risk, "conflicts_share=0.05")
     add_engine_args(risk)
     add_run_args(risk, "risk")
+    add_shard_arg(risk, "rows")
     risk.set_defaults(run=run)
 
 
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             resume=args.resume,
             overwrite=args.overwrite,
+            shard=args.shard,
         )
     )
     drop = ", ".join(drop_labels(args.drop))
