@@ -36,8 +36,6 @@ KNOWN = {
     ("risk/api.py", "sftdebug.lab.layout"),
     ("risk/phases.py", "sftdebug.data.formats"),
     ("risk/write.py", "sftdebug.data.formats"),
-    ("core/cliargs.py", "sftdebug.engines.config"),
-    ("core/cliargs.py", "sftdebug.report"),
 }
 
 

@@ -52,9 +52,8 @@ class DataResult(RunResult):
 
 def run(cfg: DataConfig) -> DataResult:
     """Encode every row as training will, run the checks; write the run folder, its summary and report."""
-    from sftdebug.core.cliargs import default_out
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder
+    from sftdebug.core.runs import RunFolder, default_out
     from sftdebug.data.formats import load_sft_file
     from sftdebug.report.build import build_report
 
@@ -75,8 +74,8 @@ def run(cfg: DataConfig) -> DataResult:
 
 
 def _load_tokenizer(name: str, trust_remote_code: bool) -> tuple[Any, Any]:
-    from sftdebug.core.cliargs import quiet_libraries
     from sftdebug.core.errors import UsageError
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.engines.source import resolve_tokenizer
 
     quiet_libraries()

@@ -48,10 +48,10 @@ def run(cfg: GenerateConfig) -> GenerateResult:
     """Generate for every prompt; write the run folder, its summary and report."""
     from contextlib import closing
 
-    from sftdebug.core.cliargs import default_out, quiet_libraries
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder, recorded_args
+    from sftdebug.core.runs import RunFolder, default_out, recorded_args
     from sftdebug.engines import SamplingParams
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.generate.phases import run_generate
     from sftdebug.generate.prompts import PromptItem, read_prompts
     from sftdebug.report import terminal as console

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.cliargs import add_engine_args, add_fail_above, add_run_args
 from sftdebug.hallucination.cli import add_question_args
 
 
@@ -40,7 +40,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import engine_config, exit_code, parse_fail_above
+    from sftdebug.cliargs import engine_config, exit_code, parse_fail_above
     from sftdebug.hallucination import trend_report
     from sftdebug.hallucination.api import HallucinationConfig
     from sftdebug.hallucination.cli import GATES

@@ -83,9 +83,9 @@ def hardware_facts(engine: Any, cfg: LatencyConfig) -> dict[str, Any]:
 def run(cfg: LatencyConfig) -> LatencyResult:
     """Time every cell of the grid, fit the curve, compare with the baseline; write the run folder, its summary
     and report."""
-    from sftdebug.core.cliargs import default_out, quiet_libraries
-    from sftdebug.core.runs import RunFolder
+    from sftdebug.core.runs import RunFolder, default_out
     from sftdebug.engines import load_engine
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.latency.measure import SweepConfig
     from sftdebug.report.build import build_report
 

@@ -32,7 +32,7 @@ def _template(path: str | None) -> str | None:
 
 def load_tokenizer(name: str, template: str | None, trust_remote_code: bool, flag: str) -> tuple[Any, Path]:
     """A tokenizer folder (or hub id from the cache), its chat template replaced when `template` is given."""
-    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.engines.source import resolve_tokenizer
 
     quiet_libraries()
@@ -180,7 +180,7 @@ def summarize(records: Sequence[dict[str, Any]], serving: Serving, show: int) ->
 def run_parity(config: ParityConfig, progress: Progress = no_progress) -> ParityResult:
     """Compare every trained turn of `config.data` between the trainer and the serving side; write the run folder
     (`config.out`; default reports/parity/<time>) and its summary, not the report."""
-    from sftdebug.core.cliargs import default_out
+    from sftdebug.core.runs import default_out
     from sftdebug.data.formats import load_sft_file
     from sftdebug.data.lint import eos_ids
 

@@ -94,9 +94,9 @@ def _check(cfg: RiskConfig) -> None:
 def run(cfg: RiskConfig) -> RiskResult:
     """Label every row by what the base believes; write the run folder, its summary and report (and the
     filtered / relabelled copies asked for)."""
-    from sftdebug.core.cliargs import default_out, quiet_libraries
-    from sftdebug.core.runs import RunFolder, read_records, recorded_args
+    from sftdebug.core.runs import RunFolder, default_out, read_records, recorded_args
     from sftdebug.data.formats import load_sft_file
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
     from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console

@@ -1,8 +1,9 @@
 """What every command's `cli.py` shares: the engine and run-folder flags, `--fail-above` gates, exit codes.
 
-Each diagnostic's `cli.py` has `register(subparsers)`, which sets its `run(args)` as the default; it imports
-only the standard library and this module at module level (heavy imports live inside `run`), so that building
-the whole parser for `sftdebug --help` stays instant. To add a command, list its module in `sftdebug.cli.COMMANDS`.
+CLI plumbing, beside `cli.py` (above the library: it reads flags and prints). Each diagnostic's `cli.py` has
+`register(subparsers)`, which sets its `run(args)` as the default; it imports only the standard library and this
+module at module level (heavy imports live inside `run`), so that building the whole parser for `sftdebug --help`
+stays instant. To add a command, declare it in `sftdebug/diagnostics.py`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.loop import RetryPolicy
-from sftdebug.core.runs import default_out
-from sftdebug.engines.config import quiet_libraries
 
 if TYPE_CHECKING:
     from sftdebug.engines.config import EngineConfig
-
-__all__ = ["default_out", "quiet_libraries"]  # (their homes are core/runs.py and engines/config.py)
 
 
 def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_size: bool = True) -> None:
