@@ -21,21 +21,13 @@ from sftdebug.diagnostics import DIAGNOSTICS, KINDS
 
 PKG = Path(sftdebug.__file__).parent
 DIAGNOSTIC_PACKAGES = {"hallucination", "latency", "overfit", "generate", "data", "risk", "parity", "compare"}
-SHARED = {"core", "engines", "facts", "report"}  # the layers every diagnostic may use
+SHARED = {"core", "engines", "facts", "report", "sftdata"}  # the layers every diagnostic may use
 KNOWN = {
     ("overfit/evaluate.py", "sftdebug.hallucination.phases"),
-    ("overfit/sweep.py", "sftdebug.data.formats"),
     ("overfit/sweep.py", "sftdebug.lab.layout"),
     ("overfit/sweep.py", "sftdebug.lab.train"),
     ("hallucination/api.py", "sftdebug.lab.layout"),
-    ("parity/check.py", "sftdebug.data.formats"),
-    ("parity/check.py", "sftdebug.data.lint"),
-    ("parity/sides.py", "sftdebug.data.encode"),
-    ("parity/sides.py", "sftdebug.data.lint"),
-    ("risk/api.py", "sftdebug.data.formats"),
     ("risk/api.py", "sftdebug.lab.layout"),
-    ("risk/phases.py", "sftdebug.data.formats"),
-    ("risk/write.py", "sftdebug.data.formats"),
 }
 
 

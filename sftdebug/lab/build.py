@@ -430,9 +430,9 @@ def measure_risk(layout: LabLayout, curve: list[dict[str, Any]], probes: list[An
     """`sftdebug risk` on each calibration point's training data (DIR/calibration/risk/<model>), its shares stored
     in the point as "risk". The risk diagnostic's own measurement (`sftdebug.risk.assess`), one base engine shared."""
     from sftdebug.core.runs import RunFolder
-    from sftdebug.data.formats import load_sft_file
     from sftdebug.engines import load_engine
     from sftdebug.risk import RiskSettings, assess
+    from sftdebug.sftdata.formats import load_sft_file
 
     folder = layout.root / "calibration"
     engine = load_engine("hf", str(layout.model("base")))

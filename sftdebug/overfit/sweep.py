@@ -180,7 +180,7 @@ def reference_texts(base: str, path: str | None) -> list[str]:
 
 def read_conversations(path: Path) -> list[list[dict[str, str]]]:
     """SFT rows as chat messages (any format `sftdebug data` reads); a malformed row stops the run."""
-    from sftdebug.data.formats import load_sft_file
+    from sftdebug.sftdata.formats import load_sft_file
 
     data = load_sft_file(path)
     if data.bad:

@@ -1,6 +1,6 @@
 """The comparison behind `sftdebug parity` (the library call is `sftdebug.parity.run`, api.py).
 
-For every row and every trained assistant turn, the trainer's prompt tokens (data/encode.py) are compared with
+For every row and every trained assistant turn, the trainer's prompt tokens (sftdata/encode.py) are compared with
 the tokens the serving side builds from the same messages with the generation prompt, and the end-of-turn
 token the answer was trained to end with is checked against the ids the serving side stops on.
 """
@@ -18,10 +18,10 @@ from sftdebug.core.errors import UsageError
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import RunFolder
-from sftdebug.data.formats import Row
 from sftdebug.parity.api import IDENTITY, ParityConfig, ParityResult
 from sftdebug.parity.compare import KINDS, Difference, Side, compare_prompt, context
 from sftdebug.parity.sides import ServeError, Serving, TrainTurn, hf_decoder, special_ids, train_turns
+from sftdebug.sftdata.formats import Row
 
 VIEWS_PER_TURN = 3  # differences per turn with a token view in the record
 
@@ -181,8 +181,8 @@ def run_parity(config: ParityConfig, progress: Progress = no_progress) -> Parity
     """Compare every trained turn of `config.data` between the trainer and the serving side; write the run folder
     (`config.out`; default reports/parity/<time>) and its summary, not the report."""
     from sftdebug.core.runs import default_out
-    from sftdebug.data.formats import load_sft_file
-    from sftdebug.data.lint import eos_ids
+    from sftdebug.sftdata.encode import eos_ids
+    from sftdebug.sftdata.formats import load_sft_file
 
     config.validate()
     data = load_sft_file(config.data, config.format)

@@ -95,7 +95,6 @@ def run(cfg: RiskConfig) -> RiskResult:
     """Label every row by what the base believes; write the run folder, its summary and report (and the
     filtered / relabelled copies asked for)."""
     from sftdebug.core.runs import RunFolder, default_out, read_records, recorded_args
-    from sftdebug.data.formats import load_sft_file
     from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
     from sftdebug.lab.layout import LabLayout
@@ -103,6 +102,7 @@ def run(cfg: RiskConfig) -> RiskResult:
     from sftdebug.report.build import build_report
     from sftdebug.risk.phases import RiskSettings, assess
     from sftdebug.risk.write import rewrite
+    from sftdebug.sftdata.formats import load_sft_file
 
     _check(cfg)
     data = load_sft_file(cfg.data, cfg.format, cfg.domain_field)
