@@ -56,8 +56,8 @@ class HallucinationResult(RunResult):
 
 def resolve_probe_files(cfg: HallucinationConfig) -> list[str]:
     """The probes as given; else the lab's own probes for a lab model; else the built-in sets."""
+    from sftdebug.core.labs import LabLayout
     from sftdebug.facts.probes import builtin_probe_files
-    from sftdebug.lab.layout import LabLayout
 
     if cfg.probes:
         return list(cfg.probes)

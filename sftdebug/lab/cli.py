@@ -100,9 +100,9 @@ def ensure_lab(out: str, size: str, seed: int = 0, force: bool = False, calibrat
     from sftdebug.core import numerics
 
     numerics.pin()  # before anything loads torch, so the build runs in this process
+    from sftdebug.core.labs import LabLayout
     from sftdebug.engines.config import quiet_libraries
     from sftdebug.lab.build import build_lab, lab_is_built
-    from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console
 
     if not force and lab_is_built(out, size, calibration):

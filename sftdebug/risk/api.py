@@ -94,10 +94,10 @@ def _check(cfg: RiskConfig) -> None:
 def run(cfg: RiskConfig) -> RiskResult:
     """Label every row by what the base believes; write the run folder, its summary and report (and the
     filtered / relabelled copies asked for)."""
+    from sftdebug.core.labs import LabLayout
     from sftdebug.core.runs import RunFolder, default_out, read_records, recorded_args
     from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
-    from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
     from sftdebug.risk.phases import RiskSettings, assess
@@ -144,7 +144,7 @@ def _curve(calibration: str | None, lab: Any) -> list[dict[str, Any]]:
     import json
 
     from sftdebug.core.errors import UsageError
-    from sftdebug.lab.layout import LabLayout
+    from sftdebug.core.labs import LabLayout
 
     layout = LabLayout(Path(calibration)) if calibration else lab
     if layout is None:
