@@ -142,7 +142,7 @@ def parse_fail_above(specs: list[str], metrics: Mapping[str, GateKind]) -> dict[
     return gates
 
 
-def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None, what: str = "requests") -> int:
+def exit_code(summary: Mapping[str, Any], gates: dict[str, float] | None = None, what: str = "requests") -> int:
     """3 when a `--fail-above` gate fails, else 1 when items still failed after the run's own retry rounds
     (rerun with --resume), else 0. Items that needed retries and then succeeded are noted, not failed."""
     from sftdebug.report import terminal as console
@@ -159,7 +159,7 @@ def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None, wh
     return code
 
 
-def check_gates(gates: dict[str, float], summary: dict[str, Any]) -> int:
+def check_gates(gates: dict[str, float], summary: Mapping[str, Any]) -> int:
     """Exit code 3 when a gated metric exceeds its limit (for CI), else 0. Names were checked before the run
     (`parse_fail_above`); a metric the run could not compute (None: e.g. no fact the base knew) fails its gate,
     since a CI gate that cannot be evaluated must not pass."""

@@ -39,7 +39,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class DataResult(RunResult):
+class DataResult(RunResult[dict[str, Any]]):
     """A data lint's folder, summary.json and report.html; `rows`: its records in the file's row order."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
@@ -40,7 +41,7 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
-class GenerateResult(RunResult):
+class GenerateResult(RunResult[dict[str, Any]]):
     """A generate run's folder, summary.json and report.html."""
 
 

@@ -48,7 +48,7 @@ class LatencyConfig:
 
 
 @dataclass(frozen=True)
-class LatencyResult(RunResult):
+class LatencyResult(RunResult[dict[str, Any]]):
     """A latency run's folder, summary.json (the fit, what-if table, roofline, baseline comparison) and report."""
 
 

@@ -80,7 +80,7 @@ class OverfitConfig:
 
 
 @dataclass(frozen=True)
-class OverfitResult(RunResult):
+class OverfitResult(RunResult[dict[str, Any]]):
     """An `overfit eval` folder (summary: recall, exposure, embeddings, collateral) or an `overfit run` folder
     (summary: the dose-response; one evaluation folder per setting, named by its `key`)."""
 

@@ -52,7 +52,7 @@ class RiskConfig:
 
 
 @dataclass(frozen=True)
-class RiskResult(RunResult):
+class RiskResult(RunResult[dict[str, Any]]):
     """A risk run's folder, summary.json and report.html; and how many rows the filtered copy dropped and turns
     the relabelled copy relabelled (None: that copy was not asked for)."""
 
