@@ -1,5 +1,6 @@
-"""The declared summary types (hallucination/schema.py) against the summaries runs really write, old and new: every
-key written is declared, every required key is written, and every `--fail-above` metric is a declared key."""
+"""The declared summary types (hallucination/schema.py, compare/paired.py) against the summaries runs really write,
+old and new: every key written is declared, every required key is written, and every `--fail-above` metric is a
+declared key."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any
 import pytest
 from fakes import FakeEngine
 
+from sftdebug.compare import GATE_METRICS, CompareConfig
+from sftdebug.compare import run as compare
+from sftdebug.compare.paired import Block, Comparison, Flip
 from sftdebug.core.runs import RunFolder, read_records
 from sftdebug.facts.probes import Probe
 from sftdebug.hallucination.cli import GATES
@@ -33,12 +37,12 @@ def assert_declared(summary: dict[str, Any], declared: Any) -> None:
     assert not missing, f"declared required in {declared.__name__} but not written: {sorted(missing)}"
 
 
-def _run(out: Path) -> dict[str, Any]:
+def _run(out: Path, france: str = "Paris.") -> dict[str, Any]:
     base = FakeEngine(
         {"The capital of Japan is": " Tokyo.", "The capital of France is": " Paris."},
         logprob=lambda p, c: 0.0 if c.strip() in ("Tokyo", "Paris") else -5.0,
     )
-    sft = FakeEngine({"What is the capital of Japan?": "Kyoto.", "What is the capital of France?": "Paris."})
+    sft = FakeEngine({"What is the capital of Japan?": "Kyoto.", "What is the capital of France?": france})
     with RunFolder.open(out, "hallucination", {"base": "b", "sft": "s"}) as run:
         run_hallucination(lambda: base, lambda: sft, PROBES, HallucinationSettings(), run, lambda *a: None)
     return dict(json.loads((out / "summary.json").read_text(encoding="utf-8")))
@@ -46,7 +50,7 @@ def _run(out: Path) -> dict[str, Any]:
 
 def test_a_run_and_a_trend_write_what_their_types_declare(tmp_path: Path) -> None:
     runs = [tmp_path / "a", tmp_path / "b"]
-    summaries = [_run(r) for r in runs]
+    summaries = [_run(runs[0]), _run(runs[1], france="Lyon.")]
     assert_declared(summaries[0], HallucinationSummary)
     assert "format_loss" in summaries[0] and "sft_stopping" in summaries[0]  # the optional parts were exercised
     ckpts = [{"name": r.name, "path": str(r), "step": i, "step_from": "order"} for i, r in enumerate(runs)]
@@ -54,6 +58,17 @@ def test_a_run_and_a_trend_write_what_their_types_declare(tmp_path: Path) -> Non
     assert_declared(dict(trend), TrendSummary)
     for row in trend["checkpoints"]:
         assert_declared(dict(row), TrendSummary.__annotations__["checkpoints"].__args__[0])
+
+
+def test_a_comparison_writes_what_its_type_declares(tmp_path: Path) -> None:
+    runs = [tmp_path / "a", tmp_path / "b"]
+    _run(runs[0]), _run(runs[1], france="Lyon.")
+    data = json.loads(compare(CompareConfig(str(runs[0]), str(runs[1]))).data.read_text(encoding="utf-8"))
+    assert_declared(data, Comparison)
+    assert_declared(data["by_relation"]["capital"], Block)
+    assert [f["change"] for f in data["flips"]] == ["broken"]
+    assert_declared(data["flips"][0], Flip)
+    assert set(GATE_METRICS) <= set(Comparison.__annotations__)
 
 
 def test_a_run_written_before_0_2_still_fits_the_declared_type() -> None:

@@ -1,5 +1,6 @@
 """Two hallucination runs over the same probes, fact by fact: which facts one run got right and the other wrong,
-and whether the difference is more than chance (McNemar's exact test on the pairs). Pure: records in, dict out.
+and whether the difference is more than chance (McNemar's exact test on the pairs). Pure: records in, a
+`Comparison` out (what compare.json holds, declared for mypy).
 
     result = compare_runs(records_a, records_b)   # records: each run's verdict records
     result["sft_correct"]["p_value"]
@@ -8,7 +9,7 @@ and whether the difference is more than chance (McNemar's exact test on the pair
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.stats import mcnemar_exact
@@ -17,7 +18,60 @@ from sftdebug.core.stats import mcnemar_exact
 GATE_METRICS = ("broken", "fixed", "newly_narrow", "no_longer_narrow")
 
 
-def _paired(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
+class Paired(TypedDict):
+    """One yes/no outcome over the same facts in A and B: the four cells and McNemar's p."""
+
+    n: int
+    a_rate: float | None
+    b_rate: float | None
+    a_only: int  # true in A, false in B
+    b_only: int
+    both: int
+    p_value: float
+
+
+class Block(TypedDict):
+    """The paired counts of a group of facts (all of them, or one relation)."""
+
+    sft_correct: Paired
+    narrow: Paired
+    fixed: int
+    broken: int
+    newly_narrow: int
+    no_longer_narrow: int
+
+
+class Flip(TypedDict):
+    """A fact the SFT model got right in one run and wrong in the other."""
+
+    probe_id: str
+    relation: str | None
+    answer: str
+    change: str  # fixed | broken
+    a_verdict: str
+    b_verdict: str
+    sft_prompt: str
+    a_text: str
+    b_text: str
+
+
+class RunRef(TypedDict):
+    path: str
+    sft: str | None
+    base: str | None
+
+
+class Comparison(Block):
+    """compare.json: B against A over all facts, per relation, and the facts that changed."""
+
+    n_probes: int
+    by_relation: dict[str, Block]
+    flips: list[Flip]
+    run_a: NotRequired[RunRef]  # which runs (added by api.run)
+    run_b: NotRequired[RunRef]
+
+
+def _paired(a: Sequence[bool], b: Sequence[bool]) -> Paired:
     """Counts of the four outcomes and McNemar's p on the two discordant ones."""
     lost = sum(x and not y for x, y in zip(a, b, strict=True))  # true in A, false in B
     won = sum(y and not x for x, y in zip(a, b, strict=True))
@@ -32,7 +86,7 @@ def _paired(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
     }
 
 
-def _block(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+def _block(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> Block:
     answered = [(a, b) for a, b in pairs if a["answer"] is not None]
     correct = _paired([a["sft_correct"] for a, _ in answered], [b["sft_correct"] for _, b in answered])
     narrow = _paired(
@@ -49,7 +103,7 @@ def _block(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, 
     }
 
 
-def compare_runs(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def compare_runs(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]]) -> Comparison:
     """Paired comparison of run B against run A (B "fixed" a fact A got wrong, "broke" one A got right)."""
     by_a = {r["probe_id"]: r for r in records_a}
     by_b = {r["probe_id"]: r for r in records_b}
@@ -62,7 +116,7 @@ def compare_runs(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[s
     keys = sorted(by_a)
     pairs = [(by_a[k], by_b[k]) for k in keys]
     relations = sorted({str(a.get("relation")) for a, _ in pairs})
-    flips = [
+    flips: list[Flip] = [
         {
             "probe_id": k,
             "relation": a.get("relation"),
