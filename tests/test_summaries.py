@@ -1,4 +1,4 @@
-"""The declared summary types (hallucination/schema.py, compare/paired.py) against the summaries runs really write,
+"""The declared summary types (each diagnostic's schema.py) against the summaries runs really write,
 old and new: every key written is declared, every required key is written, and every `--fail-above` metric is a
 declared key."""
 
@@ -13,13 +13,16 @@ from fakes import FakeEngine
 
 from sftdebug.compare import GATE_METRICS, CompareConfig
 from sftdebug.compare import run as compare
-from sftdebug.compare.paired import Block, Comparison, Flip
+from sftdebug.compare.schema import Block, Comparison, Flip
 from sftdebug.core.runs import RunFolder, read_records
 from sftdebug.facts.probes import Probe
 from sftdebug.hallucination.cli import GATES
 from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
 from sftdebug.hallucination.schema import HallucinationSummary, TrendSummary
 from sftdebug.hallucination.trend import summarize_trend
+from sftdebug.latency.cli import GATES as LATENCY_GATES
+from sftdebug.latency.fit import summarize as summarize_latency
+from sftdebug.latency.schema import LatencySummary
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PROBES = [
@@ -79,3 +82,16 @@ def test_a_run_written_before_0_2_still_fits_the_declared_type() -> None:
 @pytest.mark.parametrize("declared", [HallucinationSummary, TrendSummary])
 def test_every_gated_metric_is_a_declared_summary_key(declared: Any) -> None:
     assert set(GATES) <= set(declared.__annotations__)
+
+
+def test_a_latency_run_old_and_new_fits_the_declared_type() -> None:
+    records = [
+        {"key": f"{p}-{x}-{r}", "p": p, "x": x, "p_nominal": p, "x_nominal": x, "ttft_s": 0.01 + 1e-4 * p, "e2e_s": 0.01 + 1e-4 * p + 0.002 * (x - 1),
+         "itl_s": [0.002] * (x - 1)}
+        for p in (16, 64, 256) for x in (1, 8) for r in range(2)
+    ]  # fmt: skip
+    summary = summarize_latency(records, 0, (128,), (16,), 0, {})
+    assert_declared(dict(summary), LatencySummary)
+    old = json.loads((FIXTURES / "runs-before-0.2" / "latency" / "summary.json").read_text())
+    assert_declared(old, LatencySummary)
+    assert set(LATENCY_GATES) <= set(LatencySummary.__annotations__)

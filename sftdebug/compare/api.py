@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sftdebug.compare.paired import Comparison, RunRef
+    from sftdebug.compare.schema import Comparison, RunRef
 
 
 @dataclass(frozen=True)

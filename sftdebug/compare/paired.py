@@ -1,6 +1,6 @@
 """Two hallucination runs over the same probes, fact by fact: which facts one run got right and the other wrong,
 and whether the difference is more than chance (McNemar's exact test on the pairs). Pure: records in, a
-`Comparison` out (what compare.json holds, declared for mypy).
+`Comparison` out (what compare.json holds, declared in schema.py).
 
     result = compare_runs(records_a, records_b)   # records: each run's verdict records
     result["sft_correct"]["p_value"]
@@ -9,66 +9,14 @@ and whether the difference is more than chance (McNemar's exact test on the pair
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
+from sftdebug.compare.schema import Block, Comparison, Flip, Paired
 from sftdebug.core.errors import UsageError
 from sftdebug.core.stats import mcnemar_exact
 
 # What `--fail-above` can gate on: counts of the whole comparison.
 GATE_METRICS = ("broken", "fixed", "newly_narrow", "no_longer_narrow")
-
-
-class Paired(TypedDict):
-    """One yes/no outcome over the same facts in A and B: the four cells and McNemar's p."""
-
-    n: int
-    a_rate: float | None
-    b_rate: float | None
-    a_only: int  # true in A, false in B
-    b_only: int
-    both: int
-    p_value: float
-
-
-class Block(TypedDict):
-    """The paired counts of a group of facts (all of them, or one relation)."""
-
-    sft_correct: Paired
-    narrow: Paired
-    fixed: int
-    broken: int
-    newly_narrow: int
-    no_longer_narrow: int
-
-
-class Flip(TypedDict):
-    """A fact the SFT model got right in one run and wrong in the other."""
-
-    probe_id: str
-    relation: str | None
-    answer: str
-    change: str  # fixed | broken
-    a_verdict: str
-    b_verdict: str
-    sft_prompt: str
-    a_text: str
-    b_text: str
-
-
-class RunRef(TypedDict):
-    path: str
-    sft: str | None
-    base: str | None
-
-
-class Comparison(Block):
-    """compare.json: B against A over all facts, per relation, and the facts that changed."""
-
-    n_probes: int
-    by_relation: dict[str, Block]
-    flips: list[Flip]
-    run_a: NotRequired[RunRef]  # which runs (added by api.run)
-    run_b: NotRequired[RunRef]
 
 
 def _paired(a: Sequence[bool], b: Sequence[bool]) -> Paired:

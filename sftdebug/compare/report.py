@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sftdebug.compare.paired import Block, Comparison
+from sftdebug.compare.schema import Block, Comparison
 from sftdebug.report import terminal as console
 from sftdebug.report.html import cards, details, document, paragraph, pct, section, table
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
+from sftdebug.latency.schema import LatencySummary
 
 # the arguments a resumed run must share with the run it continues
 IDENTITY = ["model", "engine", "prompt_lens", "output_lens", "repeats"]
@@ -48,7 +49,7 @@ class LatencyConfig:
 
 
 @dataclass(frozen=True)
-class LatencyResult(RunResult[dict[str, Any]]):
+class LatencyResult(RunResult[LatencySummary]):
     """A latency run's folder, summary.json (the fit, what-if table, roofline, baseline comparison) and report."""
 
 
@@ -130,7 +131,7 @@ def _baseline_fit(path: str) -> dict[str, Any]:
     return fit
 
 
-def _measure(cfg: LatencyConfig, sweep: Any, engine: Any, out: str, baseline: dict[str, Any] | None) -> dict[str, Any]:
+def _measure(cfg: LatencyConfig, sweep: Any, engine: Any, out: str, baseline: dict[str, Any] | None) -> LatencySummary:
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, recorded_args
     from sftdebug.latency.fit import summarize
@@ -167,6 +168,7 @@ def _measure(cfg: LatencyConfig, sweep: Any, engine: Any, out: str, baseline: di
             from sftdebug.latency.baseline import compare
 
             block = compare(summary["fit"], baseline, tuple(cfg.what_if_prompts), tuple(cfg.what_if_answers))
-            summary.update(baseline={"run": cfg.baseline, **block}, regression=block["regression"])
+            summary["baseline"] = {"run": cfg.baseline, **block}
+            summary["regression"] = block["regression"]
         folder.write_summary(summary)
     return summary
