@@ -27,7 +27,7 @@ def _gemma(tmp: Path) -> str:
     from sftdebug.integrations.transformers import SFTDebugCallback
     from sftdebug.lab.real import GEMMA3_CHAT_TEMPLATE, real_model
     from sftdebug.lab.real_sft import conversations
-    from sftdebug.lab.train import load_for_sft
+    from sftdebug.training import load_for_sft
 
     model, tokenizer = load_for_sft(real_model("gemma-3-270m"), chat_template=GEMMA3_CHAT_TEMPLATE)
     probes = load_probe_files([str(p) for p in builtin_probe_files("en")])

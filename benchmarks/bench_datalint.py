@@ -16,7 +16,7 @@ from common import ROOT, lab
 
 from sftdebug.cli import main
 from sftdebug.core.runs import read_summary
-from sftdebug.data.formats import load_sft_file
+from sftdebug.sftdata.formats import load_sft_file
 
 N_ROWS = 100_000
 REALDATA = ROOT.parent / "shared" / "realdata"

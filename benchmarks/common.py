@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def lab(size: str = "test", calibration: bool = True) -> Path:
-    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.lab.build import build_lab, lab_is_built
 
     quiet_libraries()

@@ -23,7 +23,7 @@ pin()  # before torch is imported anywhere in the test session
 ROOT = Path(__file__).resolve().parents[1]
 # what shapes the lab, its calibration runs included (the risk labels and hallucination verdicts they store, made
 # through the hf engine): a change to any of these rebuilds it
-LAB_SOURCES = ["lab/build.py", "lab/world.py", "lab/train.py", "lab/layout.py", "data/encode.py", "data/formats.py",
+LAB_SOURCES = ["lab/build.py", "lab/world.py", "training/trainer.py", "core/labs.py", "sftdata/encode.py", "sftdata/formats.py",
                "core/chat.py", "core/numerics.py", "core/stats.py", "risk/labels.py", "risk/phases.py",
                "risk/summary.py", "facts/match.py", "hallucination/verdicts.py", "hallucination/elicit.py",
                "hallucination/phases.py", "hallucination/recheck.py", "facts/probes.py", "engines/base.py",

@@ -3,7 +3,8 @@
     from sftdebug.compare import CompareConfig, run
     result = run(CompareConfig(run_a="reports/hallucination/before", run_b="reports/hallucination/after"))
 
-paired.py  pure: the pairing and the test;  report.py  HTML page and terminal view
+paired.py  pure: the pairing and the test;  schema.py  what compare.json holds (typed)
+report.py  HTML page and terminal view
 api.py     the public call: CompareConfig in, CompareResult out;  cli.py  the command
 """
 

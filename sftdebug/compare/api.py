@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sftdebug.compare.schema import Comparison, RunRef
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class CompareResult:
     """The comparison (what compare.json holds: paired counts, McNemar's test, the facts that changed), the HTML
     page and the JSON file it was written to."""
 
-    summary: dict[str, Any]
+    summary: Comparison
     page: Path
     data: Path
 
@@ -51,10 +54,15 @@ def run(cfg: CompareConfig) -> CompareResult:
         raise UsageError(f"--out {out}: is a folder; give the HTML file's path")
     result = compare_runs(runs[0][1], runs[1][1])
     result["run_a"], result["run_b"] = (
-        {"path": str(folder), "sft": config.get("args", {}).get("sft"), "base": config.get("args", {}).get("base")}
-        for folder, (config, _) in zip((cfg.run_a, cfg.run_b), runs, strict=True)
+        _ref(folder, config) for folder, (config, _) in zip((cfg.run_a, cfg.run_b), runs, strict=True)
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out.with_suffix(".json"), result)
     write_text_atomic(out, render_page(result))
     return CompareResult(result, out, out.with_suffix(".json"))
+
+
+def _ref(folder: str, config: dict[str, Any]) -> RunRef:
+    """Which run: its folder, and the models its config.json names."""
+    args = config.get("args", {})
+    return {"path": str(folder), "sft": args.get("sft"), "base": args.get("base")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_fail_above
+from sftdebug.cliargs import add_fail_above
 
 
 def register(sub: Any) -> None:
@@ -19,11 +19,11 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The gates, the library call, the terminal view and the gates' exit code."""
+    from sftdebug.cliargs import GateKind, check_gates, parse_fail_above
     from sftdebug.compare.api import CompareConfig
     from sftdebug.compare.api import run as compare
     from sftdebug.compare.paired import GATE_METRICS
     from sftdebug.compare.report import print_result
-    from sftdebug.core.cliargs import GateKind, check_gates, parse_fail_above
     from sftdebug.report import terminal as console
 
     counts: dict[str, GateKind] = dict.fromkeys(GATE_METRICS, "count")

@@ -1,5 +1,6 @@
 """Two hallucination runs over the same probes, fact by fact: which facts one run got right and the other wrong,
-and whether the difference is more than chance (McNemar's exact test on the pairs). Pure: records in, dict out.
+and whether the difference is more than chance (McNemar's exact test on the pairs). Pure: records in, a
+`Comparison` out (what compare.json holds, declared in schema.py).
 
     result = compare_runs(records_a, records_b)   # records: each run's verdict records
     result["sft_correct"]["p_value"]
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sftdebug.compare.schema import Block, Comparison, Flip, Paired
 from sftdebug.core.errors import UsageError
 from sftdebug.core.stats import mcnemar_exact
 
@@ -17,7 +19,7 @@ from sftdebug.core.stats import mcnemar_exact
 GATE_METRICS = ("broken", "fixed", "newly_narrow", "no_longer_narrow")
 
 
-def _paired(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
+def _paired(a: Sequence[bool], b: Sequence[bool]) -> Paired:
     """Counts of the four outcomes and McNemar's p on the two discordant ones."""
     lost = sum(x and not y for x, y in zip(a, b, strict=True))  # true in A, false in B
     won = sum(y and not x for x, y in zip(a, b, strict=True))
@@ -32,7 +34,7 @@ def _paired(a: Sequence[bool], b: Sequence[bool]) -> dict[str, Any]:
     }
 
 
-def _block(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+def _block(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> Block:
     answered = [(a, b) for a, b in pairs if a["answer"] is not None]
     correct = _paired([a["sft_correct"] for a, _ in answered], [b["sft_correct"] for _, b in answered])
     narrow = _paired(
@@ -49,7 +51,7 @@ def _block(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, 
     }
 
 
-def compare_runs(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def compare_runs(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[str, Any]]) -> Comparison:
     """Paired comparison of run B against run A (B "fixed" a fact A got wrong, "broke" one A got right)."""
     by_a = {r["probe_id"]: r for r in records_a}
     by_b = {r["probe_id"]: r for r in records_b}
@@ -62,7 +64,7 @@ def compare_runs(records_a: Sequence[dict[str, Any]], records_b: Sequence[dict[s
     keys = sorted(by_a)
     pairs = [(by_a[k], by_b[k]) for k in keys]
     relations = sorted({str(a.get("relation")) for a, _ in pairs})
-    flips = [
+    flips: list[Flip] = [
         {
             "probe_id": k,
             "relation": a.get("relation"),

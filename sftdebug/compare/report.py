@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sftdebug.compare.schema import Block, Comparison
 from sftdebug.report import terminal as console
 from sftdebug.report.html import cards, details, document, paragraph, pct, section, table
 
@@ -12,8 +13,8 @@ def _p(value: float) -> str:
     return f"{value:.3g}" if value >= 0.001 else f"{value:.1e}"
 
 
-def _rows(result: dict[str, Any]) -> list[list[Any]]:
-    groups = {"all": result, **result["by_relation"]}
+def _rows(result: Comparison) -> list[list[Any]]:
+    groups: dict[str, Block] = {"all": result, **result["by_relation"]}
     return [
         [
             name,
@@ -45,7 +46,7 @@ COLUMNS = [
 ]
 
 
-def render_page(result: dict[str, Any]) -> str:
+def render_page(result: Comparison) -> str:
     a, b = result["run_a"], result["run_b"]
     flips = result["flips"]
     body = [
@@ -80,7 +81,7 @@ def render_page(result: dict[str, Any]) -> str:
 SHORT_COLUMNS = ["relation", "facts", "acc A", "acc B", "fixed", "broken", "p", "+narrow", "−narrow", "p narrow"]
 
 
-def headline(result: dict[str, Any]) -> str:
+def headline(result: Comparison) -> str:
     return (
         f"B fixed {result['fixed']} and broke {result['broken']} of {result['n_probes']} facts "
         f"(McNemar p {_p(result['sft_correct']['p_value'])}); narrow hallucinations +{result['newly_narrow']} "
@@ -88,7 +89,7 @@ def headline(result: dict[str, Any]) -> str:
     )
 
 
-def print_result(result: dict[str, Any]) -> None:
+def print_result(result: Comparison) -> None:
     title = f"B ({result['run_b']['path']}) against A ({result['run_a']['path']}); p: McNemar exact"
     console.table(title, SHORT_COLUMNS, _rows(result))
     broken = [f for f in result["flips"] if f["change"] == "broken"][:5]

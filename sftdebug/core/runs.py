@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.io import BadLine, json_lines, write_json_atomic
@@ -334,6 +334,13 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     return list(_read_done(folder / RECORDS, schema_version(str(kind))).values())
 
 
+class RunSummary(TypedDict, total=False):
+    """What `RunFolder.write_summary` adds to every summary.json; each diagnostic's summary type extends it."""
+
+    schema_version: int
+    kind: str
+
+
 def read_summary(path: str | Path) -> dict[str, Any]:
     folder = Path(path)
     if not (folder / SUMMARY).is_file():
@@ -360,13 +367,16 @@ def load_run(path: str | Path) -> pd.DataFrame:
     return pd.json_normalize(read_records(path))
 
 
+S = TypeVar("S", bound=Mapping[str, Any])  # a diagnostic's summary type
+
+
 @dataclass(frozen=True)
-class RunResult:
-    """What a diagnostic's library call returns: its run folder, summary and HTML report (each diagnostic's
-    result type adds nothing but its name, so its summary's shape is documented where it is made)."""
+class RunResult(Generic[S]):
+    """What a diagnostic's library call returns: its run folder, summary (typed as its diagnostic declares it,
+    e.g. hallucination/schema.py) and HTML report."""
 
     path: Path
-    summary: dict[str, Any]
+    summary: S
     report: Path | None = None
 
     def records(self) -> pd.DataFrame:

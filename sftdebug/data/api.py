@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sftdebug.core.runs import RunResult
-from sftdebug.data.encode import LossOn
+from sftdebug.sftdata.encode import LossOn
 
 # the arguments a resumed run must share with the run it continues
 IDENTITY = ["file", "tokenizer", "format", "max_len", "loss_on", "train_on_prompt", "domain_field", "show"]
@@ -39,7 +39,7 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class DataResult(RunResult):
+class DataResult(RunResult[dict[str, Any]]):
     """A data lint's folder, summary.json and report.html; `rows`: its records in the file's row order."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -52,11 +52,10 @@ class DataResult(RunResult):
 
 def run(cfg: DataConfig) -> DataResult:
     """Encode every row as training will, run the checks; write the run folder, its summary and report."""
-    from sftdebug.core.cliargs import default_out
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder
-    from sftdebug.data.formats import load_sft_file
+    from sftdebug.core.runs import RunFolder, default_out
     from sftdebug.report.build import build_report
+    from sftdebug.sftdata.formats import load_sft_file
 
     if cfg.max_len < 1 or cfg.show < 0:
         raise UsageError("--max-len must be >= 1 and --show >= 0")
@@ -75,8 +74,8 @@ def run(cfg: DataConfig) -> DataResult:
 
 
 def _load_tokenizer(name: str, trust_remote_code: bool) -> tuple[Any, Any]:
-    from sftdebug.core.cliargs import quiet_libraries
     from sftdebug.core.errors import UsageError
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.engines.source import resolve_tokenizer
 
     quiet_libraries()
@@ -93,8 +92,9 @@ def _lint(
     cfg: DataConfig, data: Any, tokenizer: Any, folder: Any, run_folder: Any
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from sftdebug.data.checks import run_checks, summarize
-    from sftdebug.data.lint import LintOptions, eos_ids, lint_rows, template_facts
+    from sftdebug.data.lint import LintOptions, lint_rows, template_facts
     from sftdebug.report import terminal as console
+    from sftdebug.sftdata.encode import eos_ids
 
     opts = LintOptions(max_len=cfg.max_len, loss_on=cfg.loss_on, train_on_prompt=cfg.train_on_prompt)
     eos = eos_ids(tokenizer, folder)

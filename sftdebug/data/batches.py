@@ -16,8 +16,8 @@ from typing import Any
 
 from sftdebug.core.chat import render_chat
 from sftdebug.data.checks import FAIL, PASS, SKIP, WARN, Record, _check, _examples, _pct, detect_domain, run_checks
-from sftdebug.data.encode import IGNORE, Encoded, Segment, token_ids
 from sftdebug.data.lint import LintOptions, text_keys, token_facts, token_view
+from sftdebug.sftdata.encode import IGNORE, Encoded, Segment, token_ids
 
 BATCH_ONLY = ("prompt_trained", "nothing_trained")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_run_args
+from sftdebug.cliargs import add_run_args
 
 
 def register(sub: Any) -> None:

@@ -8,21 +8,19 @@ are pure functions in data/checks.py.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sftdebug.core.chat import render_chat, stop_ids
+from sftdebug.core.chat import render_chat
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import RunFolder
 from sftdebug.data.checks import detect_domain
-from sftdebug.data.encode import IGNORE, Encoded, LossOn, encode_conversation, token_ids
-from sftdebug.data.formats import Row
 from sftdebug.facts.match import normalize
+from sftdebug.sftdata.encode import IGNORE, Encoded, LossOn, encode_conversation, token_ids
+from sftdebug.sftdata.formats import Row
 
 # Role and end-of-turn markers look like <|user|>, <start_of_turn>, </s>. [INST] is left out on purpose: some
 # families (Llama 2) spell it in plain pieces by design.
@@ -37,14 +35,6 @@ class LintOptions:
     max_len: int = 2048
     loss_on: LossOn = "all"
     train_on_prompt: bool = False
-
-
-def eos_ids(tokenizer: Any, folder: Path) -> dict[int, str]:
-    """The ids that end generation at inference (`chat.stop_ids`, read from the folder's generation_config.json
-    without loading the model), each with its token text."""
-    gen = folder / "generation_config.json"
-    extra = json.loads(gen.read_text(encoding="utf-8")).get("eos_token_id") if gen.is_file() else None
-    return {i: str(tokenizer.convert_ids_to_tokens(i)) for i in sorted(stop_ids(tokenizer, extra))}
 
 
 def template_facts(tokenizer: Any, roles: Sequence[str], eos: dict[int, str]) -> dict[str, Any]:

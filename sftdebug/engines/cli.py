@@ -24,9 +24,9 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from sftdebug.core.cliargs import quiet_libraries
     from sftdebug.core.errors import UsageError
     from sftdebug.engines import adapter
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.engines.gguf import cached_folder, convert
     from sftdebug.report import terminal as console
 

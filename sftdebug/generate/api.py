@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
@@ -41,7 +42,7 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
-class GenerateResult(RunResult):
+class GenerateResult(RunResult[dict[str, Any]]):
     """A generate run's folder, summary.json and report.html."""
 
 
@@ -49,11 +50,11 @@ def run(cfg: GenerateConfig) -> GenerateResult:
     """Generate for every prompt; write the run folder, its summary and report."""
     from contextlib import closing
 
-    from sftdebug.core.cliargs import default_out, quiet_libraries
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder, recorded_args
+    from sftdebug.core.runs import RunFolder, default_out, recorded_args
     from sftdebug.core.shards import parse_shard
     from sftdebug.engines import SamplingParams
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.generate.phases import run_generate
     from sftdebug.generate.prompts import PromptItem, read_prompts
     from sftdebug.report import terminal as console

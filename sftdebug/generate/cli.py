@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args, add_shard_arg
+from sftdebug.cliargs import add_engine_args, add_run_args, add_shard_arg
 
 
 def register(sub: Any) -> None:
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The flags as a GenerateConfig, the library call, the first completions and the exit code."""
-    from sftdebug.core.cliargs import engine_config, exit_code
+    from sftdebug.cliargs import engine_config, exit_code
     from sftdebug.core.runs import read_records
     from sftdebug.generate.api import GenerateConfig
     from sftdebug.generate.api import run as run_generate

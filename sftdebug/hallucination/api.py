@@ -20,6 +20,7 @@ from typing import Any
 from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
 from sftdebug.engines.shared import ModelSet
+from sftdebug.hallucination.schema import HallucinationSummary, TrendSummary
 
 # the arguments a resumed run must share with the run it continues
 IDENTITY = ["base", "sft", "probes", "samples", "temperature", "seed", "system", "max_new_tokens", "limit",
@@ -49,7 +50,7 @@ class HallucinationConfig:
 
 
 @dataclass(frozen=True)
-class HallucinationResult(RunResult):
+class HallucinationResult(RunResult[HallucinationSummary | TrendSummary]):
     """A run's (or a trend's) folder, summary.json and report.html."""
 
     trend: bool = False  # several checkpoints: the summary is the trend's, each checkpoint has its own run
@@ -57,8 +58,8 @@ class HallucinationResult(RunResult):
 
 def resolve_probe_files(cfg: HallucinationConfig) -> list[str]:
     """The probes as given; else the lab's own probes for a lab model; else the built-in sets."""
+    from sftdebug.core.labs import LabLayout
     from sftdebug.facts.probes import builtin_probe_files
-    from sftdebug.lab.layout import LabLayout
 
     if cfg.probes:
         return list(cfg.probes)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, add_shard_arg
+from sftdebug.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, add_shard_arg
 
 # what --fail-above may gate (top-level in a run's and a trend's summary.json), and what kind of number each is
 GATES: dict[str, GateKind] = {
@@ -65,7 +65,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The flags as a HallucinationConfig, the library call, the terminal summary and the exit code."""
-    from sftdebug.core.cliargs import engine_config, exit_code, parse_fail_above
+    from sftdebug.cliargs import engine_config, exit_code, parse_fail_above
     from sftdebug.hallucination import report, trend_report
     from sftdebug.hallucination.api import HallucinationConfig
     from sftdebug.hallucination.api import run as run_hallucination

@@ -16,14 +16,15 @@ import random
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sftdebug.core.progress import Progress, no_progress
-from sftdebug.core.runs import RunFolder, read_config, read_records, read_summary, recorded_args
+from sftdebug.core.runs import RunFolder, read_config, read_records, recorded_args
 from sftdebug.engines.base import Engine
 from sftdebug.facts.probes import Probe
 from sftdebug.hallucination.api import IDENTITY, HallucinationConfig, resolve_probe_files, settings_of
 from sftdebug.hallucination.phases import run_base_phase, run_hallucination
+from sftdebug.hallucination.schema import HallucinationSummary, TrendNotes, TrendSummary, read_hallucination_summary
 from sftdebug.hallucination.trend import summarize_trend
 
 LIVE_IDENTITY = [*IDENTITY, "max_probes"]
@@ -92,8 +93,9 @@ class LiveTrend:
             for stale in (self.path / "checkpoints").glob("*/config.json"):
                 shutil.rmtree(stale.parent)
         self.checkpoints = self._finished() if cfg.resume else []
-        self.notes: dict[str, Any] = {}  # extra summary fields (e.g. why training was stopped)
-        self.summary: dict[str, Any] = {}  # the trend's, as last written
+        self.notes: TrendNotes = {}  # extra summary fields (e.g. why training was stopped)
+        # the trend's, as last written; empty until the first checkpoint is (watch returns it so: none came)
+        self.summary = cast(TrendSummary, {})
 
     def _finished(self) -> list[dict[str, Any]]:
         """The checkpoints an earlier (killed) run finished: their subfolders hold a summary."""
@@ -116,7 +118,7 @@ class LiveTrend:
         """The base phase, once (nothing is loaded when the top folder's base journal is already complete)."""
         run_base_phase(open_base, self.probes, self.settings, self.base_journal, self.progress)
 
-    def add(self, ckpt: dict[str, Any], open_sft: Callable[[], Engine]) -> dict[str, Any]:
+    def add(self, ckpt: dict[str, Any], open_sft: Callable[[], Engine]) -> HallucinationSummary:
         """Evaluate one checkpoint (`path`, `step`, `step_from`, `name`) into its subfolder and update the trend;
         returns the checkpoint's own summary."""
 
@@ -137,16 +139,16 @@ class LiveTrend:
         self.write()
         return summary
 
-    def write(self) -> dict[str, Any]:
+    def write(self) -> TrendSummary:
         """The trend's per-fact histories and summary over every checkpoint so far (a fact's newest history is
         the one the journal keeps)."""
         subs = [self.path / "checkpoints" / c["name"] for c in self.checkpoints]
         facts, summary = summarize_trend(
-            self.checkpoints, [read_records(s) for s in subs], [read_summary(s) for s in subs]
+            self.checkpoints, [read_records(s) for s in subs], [read_hallucination_summary(s) for s in subs]
         )
         if facts:
             self.top.append(facts)
-        self.summary = summary | self.notes
+        self.summary = {**summary, **self.notes}
         self.top.write_summary(self.summary)
         return self.summary
 

@@ -29,6 +29,7 @@ from sftdebug.hallucination.recheck import (
     recheck_settled,
     recheck_sizes,
 )
+from sftdebug.hallucination.schema import HallucinationSummary, TrendSummary
 from sftdebug.hallucination.verdicts import base_correct, base_knew, make_record, sft_correct, summarize, verdict
 
 
@@ -296,7 +297,7 @@ def run_hallucination(
     run: RunFolder,
     progress: Progress,
     base_journal: Journal | None = None,
-) -> dict[str, Any]:
+) -> HallucinationSummary:
     """Run both phases (skipping what earlier runs recorded), write verdict records and the summary.
     `base_journal` lets several runs against one base share its phase (e.g. every setting of an overfit sweep)."""
     scoring, sft_scoring = _Scoring(), _Scoring("SFT candidate ranking")
@@ -353,7 +354,12 @@ def run_hallucination(
             "threshold": STOP_SHARE,
             "settled": recheck_settled(rechecks),
         }
-    summary["base_elicitation"] = {k: how[k] for k in ("requested", "mode", "shots", "screen")}
+    summary["base_elicitation"] = {
+        "requested": how["requested"],
+        "mode": how["mode"],
+        "shots": how["shots"],
+        "screen": how["screen"],
+    }
     summary["n_failed"] = len(probes) - len(complete)
     retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
     summary["n_retried"] = sum(p.id in retried for p in complete)  # complete only after a retry
@@ -427,7 +433,7 @@ def run_trend(
     checkpoints: Sequence[dict[str, Any]],
     open_checkpoint_run: Callable[[dict[str, Any]], RunFolder],
     progress: Progress,
-) -> dict[str, Any]:
+) -> TrendSummary:
     """Every checkpoint as its own hallucination run (a subfolder, resumable) against one base phase, run
     once into `top`'s base journal; then the per-fact histories and the trend summary into `top`."""
     from sftdebug.core.runs import read_records

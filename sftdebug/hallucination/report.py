@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sftdebug.hallucination.schema import (
+    BaseElicitation,
+    HallucinationSummary,
+    Headline,
+    RankAgreement,
+    SFTRankAgreement,
+)
 from sftdebug.hallucination.verdicts import CATEGORIES, VERDICTS
 from sftdebug.report import terminal as console
 from sftdebug.report.html import cards, details, esc, img, paragraph, pct, section, table, warning
@@ -19,7 +26,7 @@ VERDICT_HELP = {
 }
 
 
-def _group_table(groups: dict[str, dict[str, Any]], name: str) -> str:
+def _group_table(groups: dict[str, Headline], name: str) -> str:
     split = any("format_loss" in g for g in groups.values())
     rows = [
         [
@@ -41,7 +48,7 @@ def _group_table(groups: dict[str, dict[str, Any]], name: str) -> str:
 LOSS_COLUMNS = ["of which format loss", "of which knowledge loss"]
 
 
-def loss_text(summary: dict[str, Any]) -> str | None:
+def loss_text(summary: HallucinationSummary) -> str | None:
     """The narrow rate split into format loss and knowledge loss (None for runs without the cloze check)."""
     if "format_loss" not in summary:
         return None
@@ -51,7 +58,7 @@ def loss_text(summary: dict[str, Any]) -> str | None:
     )
 
 
-def _relation_plot(groups: dict[str, dict[str, Any]]) -> str:
+def _relation_plot(groups: dict[str, Headline]) -> str:
     """Narrow-hallucination rate per relation with its 95% interval, beside base and SFT accuracy."""
     names = list(groups)
 
@@ -97,7 +104,7 @@ def _fact_table(records: list[dict[str, Any]]) -> str:
     return table([*cols, "rank", "finish"], rows, mono=(3, 5, 6) if cloze else (3, 5))
 
 
-def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+def render(config: dict[str, Any], summary: HallucinationSummary, records: list[dict[str, Any]]) -> list[str]:
     args = config.get("args", {})
     out = [
         paragraph(f"base: {args.get('base')} · SFT: {args.get('sft')} · probes: {args.get('probes') or 'default'}"),
@@ -165,7 +172,7 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
     return [f'<div class="run" id="{esc(config.get("kind", "run"))}">', *out, "</div>"]
 
 
-def elicitation_text(how: dict[str, Any]) -> str:
+def elicitation_text(how: BaseElicitation) -> str:
     """One line: the mode used, why (the screen's counts), and the exemplar count."""
     text = how["mode"] + (
         f" ({how['shots']} solved clozes of the same relation first)" if how["mode"] == "few-shot" else ""
@@ -179,23 +186,23 @@ def elicitation_text(how: dict[str, Any]) -> str:
     return text
 
 
-def _agreement(agree: dict[str, Any] | None, records: list[dict[str, Any]]) -> list[str]:
+def _agreement(agree: RankAgreement | None, records: list[dict[str, Any]]) -> list[str]:
     """Generation verdict vs ranking: the agreement, and the facts where they part (escaped in _fact_table)."""
     if not agree:
         return []
     by_id = {r["probe_id"]: r for r in records}
     out = [paragraph(f"Generation and ranking agree on {pct(agree['agreement'])} of {agree['n']} facts.")]
-    for key, label in (
-        ("ranked_first_not_generated", "ranked the answer first but did not generate it"),
-        ("generated_not_ranked_first", "generated the answer but ranked another candidate first"),
+    for ids, label in (
+        (agree["ranked_first_not_generated"], "ranked the answer first but did not generate it"),
+        (agree["generated_not_ranked_first"], "generated the answer but ranked another candidate first"),
     ):
-        rows = [by_id[i] for i in agree[key] if i in by_id]
+        rows = [by_id[i] for i in ids if i in by_id]
         if rows:
             out.append(details(f"the base {label} ({len(rows)})", _fact_table(rows)))
     return out
 
 
-def _sft_agreement(agree: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+def _sft_agreement(agree: SFTRankAgreement, records: list[dict[str, Any]]) -> list[str]:
     """The SFT judge (its answer) vs its ranking of the candidates as its reply, and the facts where they part."""
     by_id = {r["probe_id"]: r for r in records}
     out = [
@@ -205,13 +212,13 @@ def _sft_agreement(agree: dict[str, Any], records: list[dict[str, Any]]) -> list
             "ranking is shown beside them."
         )
     ]
-    for key, label in (
-        ("ranked_first_not_answered", "ranked the answer first but did not answer it"),
-        ("answered_not_ranked_first", "answered right but ranked another candidate first"),
+    for ids, label in (
+        (agree["ranked_first_not_answered"], "ranked the answer first but did not answer it"),
+        (agree["answered_not_ranked_first"], "answered right but ranked another candidate first"),
     ):
         rows = [
             [r["probe_id"], r["sft_prompt"], r["sft_text"], r["sft_top_candidate"], r["answer"], r["sft_answer_rank"]]
-            for r in (by_id[i] for i in agree[key] if i in by_id)
+            for r in (by_id[i] for i in ids if i in by_id)
         ]
         if rows:
             cols = ["id", "question", "SFT answer", "ranked first", "truth", "rank of the truth"]
@@ -219,10 +226,12 @@ def _sft_agreement(agree: dict[str, Any], records: list[dict[str, Any]]) -> list
     return out
 
 
-def stop_text(summary: dict[str, Any]) -> str:
+def stop_text(summary: HallucinationSummary) -> str:
     """Answers cut at the budget, and how a sample of them ended with more budget (older runs: the count only)."""
-    stops = summary.get("sft_stopping") or {}
-    text = str(stops.get("n_cut_at_budget", "—"))
+    stops = summary.get("sft_stopping")
+    if not stops:
+        return "—"
+    text = str(stops["n_cut_at_budget"])
     if stops.get("n_rechecked"):
         text += (
             f"; given up to {stops['recheck_budget_factor']}x the budget, {pct(stops['recheck_stop_rate'], stops['recheck_stop_ci95'])}"
@@ -231,7 +240,7 @@ def stop_text(summary: dict[str, Any]) -> str:
     return text
 
 
-def headline(summary: dict[str, Any]) -> str:
+def headline(summary: HallucinationSummary) -> str:
     text = (
         f"narrow-hallucination rate {pct(summary['narrow_hallucination_rate'], summary['narrow_hallucination_ci95'])}"
         + (f" ({loss_text(summary)})" if loss_text(summary) else "")
@@ -243,7 +252,7 @@ def headline(summary: dict[str, Any]) -> str:
 # --- terminal view -------------------------------------------------------------------------------------
 
 
-def print_summary(summary: dict[str, Any], out_dir: str) -> None:
+def print_summary(summary: HallucinationSummary, out_dir: str) -> None:
     console.table(
         f"narrow hallucination ({out_dir})",
         ["metric", "value"],

@@ -37,6 +37,7 @@ from sftdebug.hallucination.recheck import (
     recheck_settled,
     recheck_sizes,
 )
+from sftdebug.hallucination.schema import HallucinationSummary
 from sftdebug.hallucination.verdicts import summarize
 
 ITEM = "key"  # the record field naming the probe a record is about (what shards split)
@@ -51,7 +52,7 @@ def run_shard(
     run: RunFolder,
     progress: Progress,
     shard: Shard,
-) -> dict[str, Any]:
+) -> HallucinationSummary:
     """`run_hallucination` over the shard's probes (see the module docstring); returns the shard's summary."""
     mine = shard.keys([p.id for p in probes])
     base_j, scoring = run.journal("base"), _Scoring()
@@ -65,7 +66,7 @@ def run_shard(
     return summary
 
 
-def merge_shards(shards: Sequence[ShardRun], run: RunFolder) -> dict[str, Any]:
+def merge_shards(shards: Sequence[ShardRun], run: RunFolder) -> HallucinationSummary:
     """The shards' journals and records into `run` (open, empty), in probe order; its summary, as
     `run_hallucination` makes it from the merged files. Returns the summary."""
     args = shards[0].args
@@ -91,7 +92,12 @@ def merge_shards(shards: Sequence[ShardRun], run: RunFolder) -> dict[str, Any]:
             "settled": recheck_settled(rechecks),
         }
     how = base_j.done[ELICITATION_KEY]
-    summary["base_elicitation"] = {k: how[k] for k in ("requested", "mode", "shots", "screen")}
+    summary["base_elicitation"] = {
+        "requested": how["requested"],
+        "mode": how["mode"],
+        "shots": how["shots"],
+        "screen": how["screen"],
+    }
     summary["n_failed"] = 0
     retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
     summary["n_retried"] = sum(p.id in retried for p in probes)

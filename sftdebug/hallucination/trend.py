@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sftdebug.core.errors import UsageError
-from sftdebug.hallucination.verdicts import LOSS_KINDS, LOW_EOS_RATE
+from sftdebug.hallucination.schema import HallucinationSummary, TrendRow, TrendSummary
+from sftdebug.hallucination.verdicts import LOW_EOS_RATE
 
 _GLOB = re.compile(r"[*?\[]")
 
@@ -92,8 +93,8 @@ def _history(steps: Sequence[int], verdicts: Sequence[str]) -> dict[str, Any]:
 def summarize_trend(
     checkpoints: Sequence[dict[str, Any]],
     records: Sequence[Sequence[dict[str, Any]]],
-    summaries: Sequence[dict[str, Any]],
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    summaries: Sequence[HallucinationSummary],
+) -> tuple[list[dict[str, Any]], TrendSummary]:
     """Per-fact history records and the trend summary, from each checkpoint's records and summary (in step
     order). Only facts recorded for every checkpoint are joined."""
     steps = [c["step"] for c in checkpoints]
@@ -117,40 +118,24 @@ def summarize_trend(
                 **_history(steps, verdicts),
             }
         )
-    table = []
-    for c, s in zip(checkpoints, summaries, strict=True):
-        row = {
-            **{k: c[k] for k in ("name", "path", "step", "step_from")},
-            **{
-                k: s.get(k)
-                for k in (
-                    "narrow_hallucination_rate",
-                    "narrow_hallucination_ci95",
-                    "sft_accuracy",
-                    "sft_eos_rate",
-                    *(f"{k}_rate" for k in LOSS_KINDS),
-                    "n_failed",
-                )
-            },
-            "by_relation": {rel: g["narrow_hallucination_rate"] for rel, g in s["by_relation"].items()},
-        }
-        table.append(row)
+    table = [_row(c, s) for c, s in zip(checkpoints, summaries, strict=True)]
     stopping = [
         r for r in table if (r["sft_eos_rate"] or 0) >= LOW_EOS_RATE and r["narrow_hallucination_rate"] is not None
     ]
     best = min(
         stopping, key=lambda r: (r["narrow_hallucination_rate"], -(r["sft_accuracy"] or 0), -r["step"]), default=None
     )
-    last = table[-1] if table else {}
-    summary = {
+    last = table[-1] if table else None
+    summary: TrendSummary = {
         "n_checkpoints": len(table),
         "n_probes": len(common),
         "checkpoints": table,
         # the last checkpoint's figures at the top level: what --fail-above gates
-        "narrow_hallucination_rate": last.get("narrow_hallucination_rate"),
-        "sft_accuracy": last.get("sft_accuracy"),
-        "sft_eos_rate": last.get("sft_eos_rate"),
-        **{f"{k}_rate": last.get(f"{k}_rate") for k in LOSS_KINDS},
+        "narrow_hallucination_rate": last["narrow_hallucination_rate"] if last else None,
+        "sft_accuracy": last["sft_accuracy"] if last else None,
+        "sft_eos_rate": last["sft_eos_rate"] if last else None,
+        "format_loss_rate": last["format_loss_rate"] if last else None,
+        "knowledge_loss_rate": last["knowledge_loss_rate"] if last else None,
         "n_failed": sum(r["n_failed"] or 0 for r in table),
         "n_retried": sum(s.get("n_retried", 0) for s in summaries),
         "suggested_checkpoint": (
@@ -164,3 +149,21 @@ def summarize_trend(
         "warnings": [] if best else [f"no checkpoint ends ≥ {LOW_EOS_RATE:.0%} of its answers with eos: no stopping point to suggest"],
     }  # fmt: skip
     return facts, summary
+
+
+def _row(checkpoint: dict[str, Any], s: HallucinationSummary) -> TrendRow:
+    """A checkpoint's line of the trend table: where it is, and its run's figures (None: not in its run)."""
+    return {
+        "name": checkpoint["name"],
+        "path": checkpoint["path"],
+        "step": checkpoint["step"],
+        "step_from": checkpoint["step_from"],
+        "narrow_hallucination_rate": s.get("narrow_hallucination_rate"),
+        "narrow_hallucination_ci95": s.get("narrow_hallucination_ci95"),
+        "sft_accuracy": s.get("sft_accuracy"),
+        "sft_eos_rate": s.get("sft_eos_rate"),
+        "format_loss_rate": s.get("format_loss_rate"),
+        "knowledge_loss_rate": s.get("knowledge_loss_rate"),
+        "n_failed": s.get("n_failed"),
+        "by_relation": {rel: g["narrow_hallucination_rate"] for rel, g in s["by_relation"].items()},
+    }

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sftdebug.hallucination.schema import TrendRow, TrendSummary
 from sftdebug.report import terminal as console
 from sftdebug.report.html import Markup, cards, details, esc, img, link, paragraph, pct, section, table, warning
 from sftdebug.report.plots import figure
 
 
-def _plot(rows: list[dict[str, Any]]) -> str:
+def _plot(rows: list[TrendRow]) -> str:
     steps = [r["step"] for r in rows]
 
     def draw(ax: Any) -> None:
@@ -29,7 +30,7 @@ def _plot(rows: list[dict[str, Any]]) -> str:
     return figure(draw, width=7.0)
 
 
-def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+def render(config: dict[str, Any], summary: TrendSummary, records: list[dict[str, Any]]) -> list[str]:
     rows = summary["checkpoints"]
     best = summary.get("suggested_checkpoint")
     out = [
@@ -102,14 +103,14 @@ def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[s
     return out
 
 
-def headline(summary: dict[str, Any]) -> str:
+def headline(summary: TrendSummary) -> str:
     best = summary.get("suggested_checkpoint")
     rates = " → ".join(pct(r["narrow_hallucination_rate"]) for r in summary["checkpoints"])
     text = f"narrow-hallucination rate over {summary['n_checkpoints']} checkpoints: {rates}"
     return text + (f" · stop at {best['name']}" if best else " · no checkpoint stops")
 
 
-def print_summary(summary: dict[str, Any], out_dir: str) -> None:
+def print_summary(summary: TrendSummary, out_dir: str) -> None:
     rows = summary["checkpoints"]
     console.table(
         f"narrow hallucination over training ({out_dir})",

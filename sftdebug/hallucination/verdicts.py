@@ -18,12 +18,21 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sftdebug.core.stats import mean, wilson
 from sftdebug.facts.match import contains_answer, first_answer, first_claim, normalize
 from sftdebug.facts.probes import Probe
+from sftdebug.hallucination.schema import (
+    Example,
+    HallucinationSummary,
+    Headline,
+    LossSplit,
+    RankAgreement,
+    SFTRankAgreement,
+    Stopping,
+)
 
 CATEGORIES = ("highly_known", "maybe_known", "weakly_known", "unknown")
 VERDICTS = ("kept", "narrow_hallucination", "gained", "never_known", "agree", "disagree")
@@ -166,7 +175,7 @@ def sft_answer_rank(logprobs: dict[str, float], probe: Probe) -> dict[str, Any]:
     }
 
 
-def _group(records: Sequence[dict[str, Any]], field: str) -> dict[str, dict[str, Any]]:
+def _group(records: Sequence[dict[str, Any]], field: str) -> dict[str, Headline]:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
         if r.get(field) is not None:
@@ -174,12 +183,12 @@ def _group(records: Sequence[dict[str, Any]], field: str) -> dict[str, dict[str,
     return {k: _headline(v) for k, v in sorted(groups.items())}
 
 
-def _headline(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _headline(records: Sequence[dict[str, Any]]) -> Headline:
     answered = [r for r in records if r["answer"] is not None]
     known = [r for r in answered if r["base_correct"]]
     narrow = sum(r["verdict"] == "narrow_hallucination" for r in known)
     ci = wilson(narrow, len(known))
-    head = {
+    head: Headline = {
         "n": len(records),
         "base_known": len(known),
         "narrow": narrow,
@@ -189,44 +198,54 @@ def _headline(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "sft_accuracy": mean([r["sft_correct"] for r in answered]),
     }
     if any("loss_kind" in r for r in known):  # runs before 0.3 have no format check
-        for kind in LOSS_KINDS:
-            n = sum(r.get("loss_kind") == kind for r in known)
-            head[kind] = n
-            head[f"{kind}_rate"] = n / len(known)
+        n_format, n_knowledge = (sum(r.get("loss_kind") == kind for r in known) for kind in LOSS_KINDS)
+        head["format_loss"], head["format_loss_rate"] = n_format, n_format / len(known)
+        head["knowledge_loss"], head["knowledge_loss_rate"] = n_knowledge, n_knowledge / len(known)
     return head
 
 
-def stopping(records: Sequence[dict[str, Any]], rechecks: Sequence[str] = (), factor: int = 4) -> dict[str, Any]:
+def _loss_split(head: Headline) -> LossSplit:
+    """The format / knowledge loss figures of a headline, when it has them."""
+    if "format_loss" not in head:
+        return {}
+    return {
+        "format_loss": head["format_loss"],
+        "format_loss_rate": head["format_loss_rate"],
+        "knowledge_loss": head["knowledge_loss"],
+        "knowledge_loss_rate": head["knowledge_loss_rate"],
+    }
+
+
+def stopping(records: Sequence[dict[str, Any]], rechecks: Sequence[str] = (), factor: int = 4) -> Stopping:
     """How the SFT model stops. Answers cut at --max-new-tokens are either long answers or a model that never
     stops; `rechecks` (finish reasons of a sample of them regenerated with `factor` × the budget) tell which."""
-    out: dict[str, Any] = {"n_cut_at_budget": sum(r["sft_finish_reason"] == "length" for r in records)}
+    out: Stopping = {"n_cut_at_budget": sum(r["sft_finish_reason"] == "length" for r in records)}
     if rechecks:
         stopped = sum(f == "stop" for f in rechecks)
-        out.update(
-            recheck_budget_factor=factor,
-            n_rechecked=len(rechecks),
-            recheck_stop_rate=stopped / len(rechecks),
-            recheck_stop_ci95=list(wilson(stopped, len(rechecks)) or ()),
-        )
+        out["recheck_budget_factor"] = factor
+        out["n_rechecked"] = len(rechecks)
+        out["recheck_stop_rate"] = stopped / len(rechecks)
+        out["recheck_stop_ci95"] = list(wilson(stopped, len(rechecks)) or ())
     return out
 
 
-def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: Sequence[str] = ()) -> dict[str, Any]:
-    """The run's summary.json content (see the hallucination issue's output contract). `rechecks`: see
-    `stopping`."""
+def summarize(
+    records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: Sequence[str] = ()
+) -> HallucinationSummary:
+    """The run's summary.json content (its shape: schema.py). `rechecks`: see `stopping`."""
     head = _headline(records)
     stopped = sum(r["sft_stopped"] for r in records)
     eos_rate, eos_ci = mean([r["sft_stopped"] for r in records]), wilson(stopped, len(records))
     stops = stopping(records, rechecks)
     counts = Counter(r["verdict"] for r in records)
-    summary: dict[str, Any] = {
+    summary: HallucinationSummary = {
         "n_probes": len(records),
         "base_known": head["base_known"],
         # the four fact verdicts always (zeros too); agree/disagree only when answer-less probes exist
         "counts": {v: counts.get(v, 0) for v in VERDICTS if v in VERDICTS[:4] or counts.get(v)},
         "narrow_hallucination_rate": head["narrow_hallucination_rate"],
         "narrow_hallucination_ci95": head["ci95"],
-        **{f"{k}{suffix}": head[f"{k}{suffix}"] for k in LOSS_KINDS for suffix in ("", "_rate") if k in head},
+        **_loss_split(head),
         "base_accuracy": head["base_accuracy"],
         "sft_accuracy": head["sft_accuracy"],
         "sft_eos_rate": eos_rate,
@@ -234,11 +253,7 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: 
         "sft_stopping": stops,
         "by_relation": _group(records, "relation"),
         "by_lang": _group(records, "lang"),
-        "examples": [
-            {k: r[k] for k in ("probe_id", "answer", "base_prompt", "base_text", "sft_prompt", "sft_text")}
-            for r in records
-            if r["verdict"] == "narrow_hallucination"
-        ][:n_examples],
+        "examples": [_example(r) for r in records if r["verdict"] == "narrow_hallucination"][:n_examples],
         "warnings": warnings(head, eos_rate, len(records), stops),
     }
     if any(r.get("split") for r in records):
@@ -254,7 +269,18 @@ def summarize(records: Sequence[dict[str, Any]], n_examples: int = 5, rechecks: 
     return summary
 
 
-def rank_agreement(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _example(r: dict[str, Any]) -> Example:
+    return {
+        "probe_id": r["probe_id"],
+        "answer": r["answer"],
+        "base_prompt": r["base_prompt"],
+        "base_text": r["base_text"],
+        "sft_prompt": r["sft_prompt"],
+        "sft_text": r["sft_text"],
+    }
+
+
+def rank_agreement(records: Sequence[dict[str, Any]]) -> RankAgreement:
     """The base's generation verdict against its candidate ranking, fact by fact: the two agree when the base
     answers a fact exactly when it ranks the answer first. Facts known by one and not the other are listed."""
     n, agreement, gen_only, rank_only = _agreement(records, "answer_rank", "base_correct")
@@ -266,7 +292,7 @@ def rank_agreement(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def sft_rank_agreement(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def sft_rank_agreement(records: Sequence[dict[str, Any]]) -> SFTRankAgreement:
     """The SFT judge (its greedy chat answer, `sft_correct`) against its log-probability judgement (the answer
     ranked first as its reply), fact by fact; the facts where they part are listed both ways."""
     n, agreement, answered_only, rank_only = _agreement(records, "sft_answer_rank", "sft_correct")
@@ -294,7 +320,7 @@ def transitions(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
     return matrix
 
 
-def warnings(head: dict[str, Any], eos_rate: float | None, n: int, stops: dict[str, Any] | None = None) -> list[str]:
+def warnings(head: Headline, eos_rate: float | None, n: int, stops: Mapping[str, Any] | None = None) -> list[str]:
     out = []
     stops = stops or {}
     recheck = stops.get("recheck_stop_rate")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sftdebug.core.cliargs import add_engine_args, add_fail_above, add_run_args
+from sftdebug.cliargs import add_engine_args, add_fail_above, add_run_args
 from sftdebug.hallucination.cli import add_question_args
+
+if TYPE_CHECKING:
+    from sftdebug.hallucination.schema import TrendSummary
 
 
 def register(sub: Any) -> None:
@@ -40,7 +43,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import engine_config, exit_code, parse_fail_above
+    from sftdebug.cliargs import engine_config, exit_code, parse_fail_above
     from sftdebug.hallucination import trend_report
     from sftdebug.hallucination.api import HallucinationConfig
     from sftdebug.hallucination.cli import GATES
@@ -56,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
     cfg = WatchConfig(args.folder, run_cfg, args.max_probes, args.until_idle, args.interval, args.settle)
     result = watch(cfg)
     if result.summary:
-        trend_report.print_summary(result.summary, str(result.path))
+        trend_report.print_summary(cast("TrendSummary", result.summary), str(result.path))  # watch makes a trend
     console.note(f"trend: {result.path} · report: {result.report}")
     return exit_code(result.summary, gates, "probes") if result.summary else 1

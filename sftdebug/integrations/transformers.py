@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
@@ -36,6 +36,9 @@ from sftdebug.core.errors import UsageError
 from sftdebug.engines.config import EngineConfig
 from sftdebug.hallucination import HallucinationConfig
 from sftdebug.hallucination.api import settings_of
+
+if TYPE_CHECKING:
+    from sftdebug.hallucination.live import LiveTrend
 
 STOP_METRICS = ("narrow_hallucination_rate", "format_loss_rate", "knowledge_loss_rate")
 LOGGED = {  # summary field -> logged name (under sftdebug/)
@@ -105,7 +108,7 @@ class SFTDebugCallback(TrainerCallback):
             overwrite=not resume,
         )
         settings_of(self.cfg)  # bad settings fail here, in one line, before the trainer is built
-        self.live: Any = None
+        self.live: LiveTrend | None = None
         self.evaluated: set[int] = set()
         self.lint: Any = None  # the batch lint's DataResult
 
@@ -235,7 +238,8 @@ class SFTDebugCallback(TrainerCallback):
             summary = self.live.add(ckpt, lambda: HFEngine.from_loaded(path, model, tokenizer, self.batch_size))
         finally:
             model.train(was_training)
-        metrics = {f"sftdebug/{name}": summary.get(key) for key, name in LOGGED.items()}
+        figures: Mapping[str, Any] = summary  # read by name (LOGGED, stop_above)
+        metrics = {f"sftdebug/{name}": figures.get(key) for key, name in LOGGED.items()}
         low, high = summary.get("narrow_hallucination_ci95") or (None, None)
         metrics |= {"sftdebug/narrow_hallucination_rate_low": low, "sftdebug/narrow_hallucination_rate_high": high}
         metrics = {k: float(v) for k, v in metrics.items() if v is not None}
@@ -243,13 +247,13 @@ class SFTDebugCallback(TrainerCallback):
             self.trainer.log(metrics)
         else:  # no trainer to log through: trainer_state.json still keeps them
             state.log_history.append({**metrics, "step": step})
-        self._maybe_stop(summary, step, control)
+        self._maybe_stop(self.live, figures, step, control)
 
-    def _maybe_stop(self, summary: dict[str, Any], step: int, control: Any) -> None:
+    def _maybe_stop(self, live: LiveTrend, summary: Mapping[str, Any], step: int, control: Any) -> None:
         for metric, limit in self.stop_above.items():
             value = summary.get(metric)
-            if value is not None and value > limit and "stopped" not in self.live.notes:
-                self.live.notes["stopped"] = {
+            if value is not None and value > limit and "stopped" not in live.notes:
+                live.notes["stopped"] = {
                     "step": step,
                     "metric": metric,
                     "value": value,
@@ -257,7 +261,7 @@ class SFTDebugCallback(TrainerCallback):
                     "why": f"{metric} {value:.1%} > {limit:.1%} at step {step}: training stopped by SFTDebugCallback",
                 }
                 control.should_training_stop = True
-                self.live.write()
+                live.write()
 
 
 def _tokenizer(processing_class: Any) -> Any:

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from sftdebug.core.io import write_json_atomic, write_jsonl
+from sftdebug.core.labs import MODEL_INFO, LabLayout
 from sftdebug.core.progress import Progress, no_progress
-from sftdebug.lab.layout import MODEL_INFO, LabLayout
 from sftdebug.lab.world import World, make_world, pretraining_docs, probe_records, sft_conversations, unknown_facts
 
 EOT, PAD = "<|endoftext|>", "<|pad|>"
@@ -129,7 +129,7 @@ def build_base(out: Path, world: World, size: LabSize, seed: int, progress: Prog
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from sftdebug.lab.train import TrainConfig, pack_blocks, tail_mean, train_lm
+    from sftdebug.training import TrainConfig, pack_blocks, tail_mean, train_lm
 
     docs = pretraining_docs(world, size.docs_per_person, seed)
     tokenizer = train_tokenizer(docs, size.vocab_size)
@@ -231,7 +231,7 @@ def _sft_recipes(size: LabSize) -> dict[str, dict[str, Any]]:
 def build_sft(
     base: Path, out: Path, name: str, world: World, size: LabSize, seed: int, progress: Progress
 ) -> dict[str, Any]:
-    from sftdebug.lab.train import LoraSpec, TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
+    from sftdebug.training import LoraSpec, TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
 
     recipe = _sft_recipes(size)[name]
     base_rows = int(json.loads((base / "config.json").read_text(encoding="utf-8"))["vocab_size"])
@@ -430,9 +430,9 @@ def measure_risk(layout: LabLayout, curve: list[dict[str, Any]], probes: list[An
     """`sftdebug risk` on each calibration point's training data (DIR/calibration/risk/<model>), its shares stored
     in the point as "risk". The risk diagnostic's own measurement (`sftdebug.risk.assess`), one base engine shared."""
     from sftdebug.core.runs import RunFolder
-    from sftdebug.data.formats import load_sft_file
     from sftdebug.engines import load_engine
     from sftdebug.risk import RiskSettings, assess
+    from sftdebug.sftdata.formats import load_sft_file
 
     folder = layout.root / "calibration"
     engine = load_engine("hf", str(layout.model("base")))

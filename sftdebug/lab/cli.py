@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build_real(out: str, only: list[str] | None) -> int:
-    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.lab.real_sft import build_real
     from sftdebug.report import terminal as console
     from sftdebug.report.html import pct
@@ -103,7 +103,7 @@ def _flagged(e: dict[str, Any]) -> str:
 
 
 def run_real(args: argparse.Namespace) -> int:
-    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.lab.real import REAL_MODELS, real_model
     from sftdebug.report import terminal as console
 
@@ -118,9 +118,9 @@ def ensure_lab(out: str, size: str, seed: int = 0, force: bool = False, calibrat
     from sftdebug.core import numerics
 
     numerics.pin()  # before anything loads torch, so the build runs in this process
-    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.core.labs import LabLayout
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.lab.build import build_lab, lab_is_built
-    from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console
 
     if not force and lab_is_built(out, size, calibration):

@@ -95,9 +95,9 @@ def _real_sft() -> Path | None:
 
 def plan(lab: Path, realdata: Path | None, real: Path | None = None, full: bool = True) -> list[tuple[str, list[str]]]:
     """(run folder name, command line) for every step of the demo (`full`: the long demo)."""
+    from sftdebug.core.labs import LabLayout
     from sftdebug.engines.vllm import vllm_available
     from sftdebug.lab.build import VARIANTS
-    from sftdebug.lab.layout import LabLayout
 
     steps = [
         (f"hallucination-{v}", ["hallucination", "--base", str(lab / "base"), "--sft", str(lab / v)]) for v in VARIANTS

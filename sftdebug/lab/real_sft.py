@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from sftdebug.core.io import write_json_atomic, write_jsonl
+from sftdebug.core.labs import MODEL_INFO
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import Journal
 from sftdebug.facts.match import normalize
 from sftdebug.facts.probes import Probe, builtin_probe_files, load_probes
 from sftdebug.hallucination.verdicts import base_correct, base_knew
-from sftdebug.lab.layout import MODEL_INFO
 
 REAL_SFT_VERSION = 2  # 2: known = the base phase's default elicitation (1: zero-shot clozes)
 VARIANTS = {"gemma-sft-healthy": 0.0, "gemma-sft-conflict": 0.5, "gemma-sft-conflict-lora": 0.5}
@@ -139,7 +139,7 @@ def train_variant(
     base: Path, out: Path, name: str, rows: Sequence[Any], recipe: RealRecipe, progress: Progress
 ) -> dict[str, Any]:
     from sftdebug.lab.real import GEMMA3_CHAT_TEMPLATE
-    from sftdebug.lab.train import LoraSpec, TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
+    from sftdebug.training import LoraSpec, TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
 
     model, tokenizer = load_for_sft(base, chat_template=GEMMA3_CHAT_TEMPLATE)
     model.get_input_embeddings().weight.requires_grad_(False)  # tied with the LM head: both stay as pretrained

@@ -21,9 +21,9 @@ def train_sft_conflict(lab: Path, out: Path, callback: bool = True, steps: int =
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from sftdebug.core.labs import LabLayout
     from sftdebug.integrations.transformers import SFTDebugCallback
-    from sftdebug.lab.layout import LabLayout
-    from sftdebug.lab.train import load_for_sft
+    from sftdebug.training import load_for_sft
 
     model, tokenizer = load_for_sft(lab / "base")
     data = LabLayout(lab).data_of("sft-conflict").read_text(encoding="utf-8").splitlines()

@@ -17,6 +17,7 @@ from typing import Any
 
 from sftdebug.core.runs import RunResult
 from sftdebug.engines.config import EngineConfig
+from sftdebug.latency.schema import LatencySummary
 
 # the arguments a resumed run must share with the run it continues
 IDENTITY = ["model", "engine", "prompt_lens", "output_lens", "repeats"]
@@ -48,7 +49,7 @@ class LatencyConfig:
 
 
 @dataclass(frozen=True)
-class LatencyResult(RunResult):
+class LatencyResult(RunResult[LatencySummary]):
     """A latency run's folder, summary.json (the fit, what-if table, roofline, baseline comparison) and report."""
 
 
@@ -83,9 +84,9 @@ def hardware_facts(engine: Any, cfg: LatencyConfig) -> dict[str, Any]:
 def run(cfg: LatencyConfig) -> LatencyResult:
     """Time every cell of the grid, fit the curve, compare with the baseline; write the run folder, its summary
     and report."""
-    from sftdebug.core.cliargs import default_out, quiet_libraries
-    from sftdebug.core.runs import RunFolder
+    from sftdebug.core.runs import RunFolder, default_out
     from sftdebug.engines import load_engine
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.latency.measure import SweepConfig
     from sftdebug.report.build import build_report
 
@@ -131,7 +132,7 @@ def _baseline_fit(path: str) -> dict[str, Any]:
     return fit
 
 
-def _measure(cfg: LatencyConfig, sweep: Any, engine: Any, out: str, baseline: dict[str, Any] | None) -> dict[str, Any]:
+def _measure(cfg: LatencyConfig, sweep: Any, engine: Any, out: str, baseline: dict[str, Any] | None) -> LatencySummary:
     from sftdebug.core.errors import UsageError
     from sftdebug.core.runs import RunFolder, recorded_args
     from sftdebug.latency.fit import summarize
@@ -168,6 +169,7 @@ def _measure(cfg: LatencyConfig, sweep: Any, engine: Any, out: str, baseline: di
             from sftdebug.latency.baseline import compare
 
             block = compare(summary["fit"], baseline, tuple(cfg.what_if_prompts), tuple(cfg.what_if_answers))
-            summary.update(baseline={"run": cfg.baseline, **block}, regression=block["regression"])
+            summary["baseline"] = {"run": cfg.baseline, **block}
+            summary["regression"] = block["regression"]
         folder.write_summary(summary)
     return summary

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args
+from sftdebug.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args
 
 # what --fail-above may gate (top-level in summary.json); `regression` needs --baseline
 GATES: dict[str, GateKind] = {"regression": "change", "n_failed": "count", "n_retried": "count"}
@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The flags as a LatencyConfig, the library call, the terminal summary and the exit code."""
-    from sftdebug.core.cliargs import engine_config, exit_code, parse_fail_above
+    from sftdebug.cliargs import engine_config, exit_code, parse_fail_above
     from sftdebug.core.errors import UsageError
     from sftdebug.latency.api import LatencyConfig
     from sftdebug.latency.api import run as run_latency

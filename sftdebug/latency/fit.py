@@ -24,6 +24,7 @@ import numpy as np
 
 from sftdebug.core.stats import BOOTSTRAP
 from sftdebug.latency.robust import Poly, huber_polyfit, polyfit
+from sftdebug.latency.schema import LatencySummary
 
 MIN_R2, MAX_HOLDOUT_ERROR = 0.8, 0.10  # below / above these the fit is reported as not trustworthy
 BAND_POINTS = 40
@@ -239,10 +240,10 @@ def summarize(
     hardware: dict[str, Any],
     seed: int = 0,
     concurrency: int = 1,
-) -> dict[str, Any]:
+) -> LatencySummary:
     """summary.json of a latency run: the fit, the what-if table and the roofline comparison."""
     fit = fit_latency(records, seed=seed)
-    summary: dict[str, Any] = {
+    return {
         "n_requests": len(records),
         "concurrency": concurrency,  # > 1: latency under load, not of one request
         "n_failed": n_failed,
@@ -250,19 +251,18 @@ def summarize(
         "what_if": what_if(fit, what_if_prompts, what_if_answers, cot, max(r["p"] for r in records)),
         "cot_tokens": cot,
         "hardware": hardware,
+        "roofline": _roofline(fit, hardware),
     }
+
+
+def _roofline(fit: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
+    """The fit against the hardware's floor, or why there is no floor to compare with."""
     params, bw, tflops = hardware.get("params"), hardware.get("mem_bandwidth_gbs"), hardware.get("peak_tflops")
-    if params and bw and tflops:
-        floor = roofline(params, hardware.get("bytes_per_param", 2.0), fit["median_prompt_tokens"], bw, tflops)
-        b_med = predict(fit, fit["median_prompt_tokens"], 1)
-        summary["roofline"] = {
-            **floor,
-            "k_over_floor": fit["per_token_s"] / floor["k_min_s"],
-            "b_over_floor": b_med / floor["b_min_s"],
-        }
-    else:
-        summary["roofline"] = {
+    if not (params and bw and tflops):
+        return {
             "status": "hardware peak numbers unknown (CPU or unlisted GPU): pass "
             "--mem-bandwidth-gbs and --peak-tflops to compare with the floor"
         }
-    return summary
+    floor = roofline(params, hardware.get("bytes_per_param", 2.0), fit["median_prompt_tokens"], bw, tflops)
+    b_med = predict(fit, fit["median_prompt_tokens"], 1)
+    return {**floor, "k_over_floor": fit["per_token_s"] / floor["k_min_s"], "b_over_floor": b_med / floor["b_min_s"]}

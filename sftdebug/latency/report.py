@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from sftdebug.latency.fit import ttft_of
+from sftdebug.latency.schema import LatencySummary
 from sftdebug.report import terminal as console
 from sftdebug.report.html import cards, img, kv_table, paragraph, pct, section, table, warning
 from sftdebug.report.plots import figure
@@ -84,7 +85,7 @@ def _e2e_plot(records: list[dict[str, Any]]) -> str:
     return figure(draw)
 
 
-def render(config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+def render(config: dict[str, Any], summary: LatencySummary, records: list[dict[str, Any]]) -> list[str]:
     fit, args = summary["fit"], config.get("args", {})
     out = [
         paragraph(
@@ -170,7 +171,7 @@ def _loaded_note(concurrency: int) -> str:
     )
 
 
-def headline(summary: dict[str, Any]) -> str:
+def headline(summary: LatencySummary) -> str:
     fit = summary["fit"]
     text = f"{curve_text(fit)}; k {ms(fit['per_token_s'])}/token; R² {fit['r2_ttft']:.3f}"
     if not fit.get("trustworthy", True):
@@ -181,7 +182,7 @@ def headline(summary: dict[str, Any]) -> str:
 # --- terminal view -------------------------------------------------------------------------------------
 
 
-def print_summary(summary: dict[str, Any], out_dir: str) -> None:
+def print_summary(summary: LatencySummary, out_dir: str) -> None:
     fit = summary["fit"]
 
     def ci(key: str) -> str:

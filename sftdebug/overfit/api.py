@@ -80,7 +80,7 @@ class OverfitConfig:
 
 
 @dataclass(frozen=True)
-class OverfitResult(RunResult):
+class OverfitResult(RunResult[dict[str, Any]]):
     """An `overfit eval` folder (summary: recall, exposure, embeddings, collateral) or an `overfit run` folder
     (summary: the dose-response; one evaluation folder per setting, named by its `key`)."""
 
@@ -120,8 +120,8 @@ def _reports(run_dir: Path) -> Path:
 
 def run_eval(cfg: OverfitEvalConfig) -> OverfitResult:
     """Recall per question form, exposure, embedding movement and (with `base`) collateral damage of one model."""
-    from sftdebug.core.cliargs import default_out, quiet_libraries
-    from sftdebug.core.runs import RunFolder, recorded_args
+    from sftdebug.core.runs import RunFolder, default_out, recorded_args
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.overfit.evaluate import evaluate
     from sftdebug.overfit.factset import load_dir
     from sftdebug.report import terminal as console
@@ -171,9 +171,9 @@ def _check_sweep(cfg: OverfitConfig) -> None:
 def run(cfg: OverfitConfig) -> OverfitResult:
     """Train one checkpoint per epochs × lr setting on the SFT data plus the facts, evaluate each; write the run
     folder (one evaluation folder per setting), the dose-response summary and the reports."""
-    from sftdebug.core.cliargs import default_out, quiet_libraries
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder, recorded_args
+    from sftdebug.core.runs import RunFolder, default_out, recorded_args
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.engines.source import check_remote_code, resolve_model
     from sftdebug.overfit.factset import make_dir
     from sftdebug.overfit.sweep import lab_defaults, lora_spec, read_conversations, sweep

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import add_engine_args, add_run_args
+from sftdebug.cliargs import add_engine_args, add_run_args
 
 
 def _csv(kind: type) -> Any:
@@ -98,7 +98,7 @@ def run_make(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     """`overfit eval`: the flags as an OverfitEvalConfig, the library call, the terminal view."""
-    from sftdebug.core.cliargs import engine_config
+    from sftdebug.cliargs import engine_config
     from sftdebug.overfit.api import OverfitEvalConfig
     from sftdebug.overfit.api import run_eval as evaluate
     from sftdebug.overfit.report import print_eval
@@ -124,7 +124,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """`overfit run`: the flags as an OverfitConfig, the library call, the terminal view."""
-    from sftdebug.core.cliargs import engine_config
+    from sftdebug.cliargs import engine_config
     from sftdebug.overfit.api import OverfitConfig
     from sftdebug.overfit.api import run as sweep
     from sftdebug.overfit.report import print_sweep

@@ -158,7 +158,7 @@ def _collateral(
     """Narrow-hallucination rate of `model` against the base (the base phase read from `cache` when an earlier
     evaluation ran it), and the base's perplexity on the reference texts (cached the same way)."""
     from sftdebug.facts.probes import load_probes
-    from sftdebug.hallucination.phases import HallucinationSettings, run_hallucination
+    from sftdebug.hallucination import HallucinationSettings, run_hallucination
 
     cache.mkdir(parents=True, exist_ok=True)
     args = {"base": c.base, "sft": model, "probes": [c.probes]}

@@ -16,10 +16,10 @@ from typing import Any
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.io import write_json_atomic
+from sftdebug.core.labs import LabLayout
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress
 from sftdebug.core.runs import RunFolder
-from sftdebug.lab.layout import LabLayout
 from sftdebug.overfit.canary import verdict
 from sftdebug.overfit.evaluate import Collateral, OpenModel, evaluate
 from sftdebug.overfit.factset import load_dir
@@ -38,9 +38,9 @@ def train_setting(
     lora: Any = None,
 ) -> dict[str, Any]:
     """Train one checkpoint into `out` (skipped when a finished one is there). Returns its training facts.
-    `lora` (a lab.train.LoraSpec): a PEFT LoRA adapter instead, with the new tokens' embedding rows trained beside
+    `lora` (a training.LoraSpec): a PEFT LoRA adapter instead, with the new tokens' embedding rows trained beside
     it (entity and role tokens have no pretrained rows: frozen at their initial mean, LoRA could not learn them)."""
-    from sftdebug.lab.train import TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
+    from sftdebug.training import TrainConfig, fine_tune, load_for_sft, tail_mean, with_lora
 
     done = out / "train.json"
     if done.is_file():
@@ -67,8 +67,8 @@ def train_setting(
 
 
 def lora_spec(rank: int, alpha: int, targets: str) -> Any:
-    """The LoRA recipe of a `--method lora` sweep (lab.train.LoraSpec); `targets`: all-linear or module names."""
-    from sftdebug.lab.train import LoraSpec
+    """The LoRA recipe of a `--method lora` sweep (training.LoraSpec); `targets`: all-linear or module names."""
+    from sftdebug.training import LoraSpec
 
     names = targets.strip()
     return LoraSpec(rank, alpha, names if names == "all-linear" else tuple(t.strip() for t in names.split(",")))
@@ -180,7 +180,7 @@ def reference_texts(base: str, path: str | None) -> list[str]:
 
 def read_conversations(path: Path) -> list[list[dict[str, str]]]:
     """SFT rows as chat messages (any format `sftdebug data` reads); a malformed row stops the run."""
-    from sftdebug.data.formats import load_sft_file
+    from sftdebug.sftdata.formats import load_sft_file
 
     data = load_sft_file(path)
     if data.bad:

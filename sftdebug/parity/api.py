@@ -78,7 +78,7 @@ class ParityConfig:
 
 
 @dataclass(frozen=True)
-class ParityResult(RunResult):
+class ParityResult(RunResult[dict[str, Any]]):
     """A parity run's folder, summary.json and report.html; `rows`: its records in the data's row order."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)

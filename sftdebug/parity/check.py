@@ -1,6 +1,6 @@
 """The comparison behind `sftdebug parity` (the library call is `sftdebug.parity.run`, api.py).
 
-For every row and every trained assistant turn, the trainer's prompt tokens (data/encode.py) are compared with
+For every row and every trained assistant turn, the trainer's prompt tokens (sftdata/encode.py) are compared with
 the tokens the serving side builds from the same messages with the generation prompt, and the end-of-turn
 token the answer was trained to end with is checked against the ids the serving side stops on.
 """
@@ -18,10 +18,10 @@ from sftdebug.core.errors import UsageError
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress, no_progress
 from sftdebug.core.runs import RunFolder
-from sftdebug.data.formats import Row
 from sftdebug.parity.api import IDENTITY, ParityConfig, ParityResult
 from sftdebug.parity.compare import KINDS, Difference, Side, compare_prompt, context
 from sftdebug.parity.sides import ServeError, Serving, TrainTurn, hf_decoder, special_ids, train_turns
+from sftdebug.sftdata.formats import Row
 
 VIEWS_PER_TURN = 3  # differences per turn with a token view in the record
 
@@ -32,7 +32,7 @@ def _template(path: str | None) -> str | None:
 
 def load_tokenizer(name: str, template: str | None, trust_remote_code: bool, flag: str) -> tuple[Any, Path]:
     """A tokenizer folder (or hub id from the cache), its chat template replaced when `template` is given."""
-    from sftdebug.core.cliargs import quiet_libraries
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.engines.source import resolve_tokenizer
 
     quiet_libraries()
@@ -180,9 +180,9 @@ def summarize(records: Sequence[dict[str, Any]], serving: Serving, show: int) ->
 def run_parity(config: ParityConfig, progress: Progress = no_progress) -> ParityResult:
     """Compare every trained turn of `config.data` between the trainer and the serving side; write the run folder
     (`config.out`; default reports/parity/<time>) and its summary, not the report."""
-    from sftdebug.core.cliargs import default_out
-    from sftdebug.data.formats import load_sft_file
-    from sftdebug.data.lint import eos_ids
+    from sftdebug.core.runs import default_out
+    from sftdebug.sftdata.encode import eos_ids
+    from sftdebug.sftdata.formats import load_sft_file
 
     config.validate()
     data = load_sft_file(config.data, config.format)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import GateKind, add_fail_above, add_run_args
+from sftdebug.cliargs import GateKind, add_fail_above, add_run_args
 
 # what --fail-above may gate in parity's summary.json
 GATES: dict[str, GateKind] = {"rows_differing": "count", "rows_skipped": "count"}
@@ -66,7 +66,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The flags as a ParityConfig, the library call, the terminal view and the exit code."""
-    from sftdebug.core.cliargs import check_gates, parse_fail_above
+    from sftdebug.cliargs import check_gates, parse_fail_above
     from sftdebug.parity.api import ParityConfig
     from sftdebug.parity.api import run as run_parity
     from sftdebug.parity.report import print_result

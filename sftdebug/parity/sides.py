@@ -97,8 +97,8 @@ def _trained_end(enc: Any, start: int, end: int, eos: dict[int, str], special: f
 def train_turns(
     tokenizer: Any, messages: Sequence[dict[str, str]], eos: dict[int, str], special: frozenset[int] | None = None
 ) -> list[TrainTurn]:
-    """Every assistant turn of a conversation as the trainer sees it (data/encode.py, every answer trained)."""
-    from sftdebug.data.encode import encode_conversation
+    """Every assistant turn of a conversation as the trainer sees it (sftdata/encode.py, every answer trained)."""
+    from sftdebug.sftdata.encode import encode_conversation
 
     enc = encode_conversation(tokenizer, messages, loss_on="all")
     special = special_ids(tokenizer) if special is None else special
@@ -122,7 +122,7 @@ class TokenizerServing:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        from sftdebug.data.lint import eos_ids
+        from sftdebug.sftdata.encode import eos_ids
 
         self.stops = eos_ids(self.tokenizer, self.folder)
         self.special = special_ids(self.tokenizer)

@@ -53,7 +53,7 @@ class RiskConfig:
 
 
 @dataclass(frozen=True)
-class RiskResult(RunResult):
+class RiskResult(RunResult[dict[str, Any]]):
     """A risk run's folder, summary.json and report.html; and how many rows the filtered copy dropped and turns
     the relabelled copy relabelled (None: that copy was not asked for)."""
 
@@ -95,17 +95,17 @@ def _check(cfg: RiskConfig) -> None:
 def run(cfg: RiskConfig) -> RiskResult:
     """Label every row by what the base believes; write the run folder, its summary and report (and the
     filtered / relabelled copies asked for)."""
-    from sftdebug.core.cliargs import default_out, quiet_libraries
     from sftdebug.core.errors import UsageError
-    from sftdebug.core.runs import RunFolder, read_records, recorded_args
+    from sftdebug.core.labs import LabLayout
+    from sftdebug.core.runs import RunFolder, default_out, read_records, recorded_args
     from sftdebug.core.shards import ShardView, parse_shard
-    from sftdebug.data.formats import load_sft_file
+    from sftdebug.engines.config import quiet_libraries
     from sftdebug.facts.probes import load_probe_files
-    from sftdebug.lab.layout import LabLayout
     from sftdebug.report import terminal as console
     from sftdebug.report.build import build_report
     from sftdebug.risk.phases import RiskSettings, assess
     from sftdebug.risk.write import rewrite
+    from sftdebug.sftdata.formats import load_sft_file
 
     _check(cfg)
     shard = parse_shard(cfg.shard)
@@ -151,7 +151,7 @@ def run(cfg: RiskConfig) -> RiskResult:
 
 def calibration_curve(base: str, calibration: str | None) -> list[dict[str, Any]]:
     """The curve a run of `base` predicts from (see `RiskConfig.calibration`)."""
-    from sftdebug.lab.layout import LabLayout
+    from sftdebug.core.labs import LabLayout
 
     return _curve(calibration, LabLayout.of_model(base))
 
@@ -161,7 +161,7 @@ def _curve(calibration: str | None, lab: Any) -> list[dict[str, Any]]:
     import json
 
     from sftdebug.core.errors import UsageError
-    from sftdebug.lab.layout import LabLayout
+    from sftdebug.core.labs import LabLayout
 
     layout = LabLayout(Path(calibration)) if calibration else lab
     if layout is None:

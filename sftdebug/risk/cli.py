@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sftdebug.core.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, add_shard_arg
+from sftdebug.cliargs import GateKind, add_engine_args, add_fail_above, add_run_args, add_shard_arg
 from sftdebug.risk.api import DROPPABLE
 
 # what --fail-above may gate (top-level in summary.json), and what kind of number each is
@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """The flags as a RiskConfig, the library call, the terminal summary and the exit code."""
-    from sftdebug.core.cliargs import engine_config, exit_code, parse_fail_above
+    from sftdebug.cliargs import engine_config, exit_code, parse_fail_above
     from sftdebug.report import terminal as console
     from sftdebug.risk.api import RiskConfig, drop_labels
     from sftdebug.risk.api import run as run_risk

@@ -51,7 +51,7 @@ class Turn:
 
 
 def turns_of(rows: Sequence[Any]) -> list[Turn]:
-    """Every user → assistant pair of every row (`rows`: data.formats.Row)."""
+    """Every user → assistant pair of every row (`rows`: sftdata.formats.Row)."""
     out = []
     for i, row in enumerate(rows):
         n = 0

@@ -13,7 +13,6 @@ from typing import Any
 from sftdebug.core.loop import run_resumable
 from sftdebug.core.progress import Progress
 from sftdebug.core.runs import RunFolder, read_records
-from sftdebug.data.formats import SFTData
 from sftdebug.engines.base import Engine, GenerationRequest, SamplingParams, ScoreRequest, ScoringUnsupported
 from sftdebug.facts.probes import Probe, continuation
 from sftdebug.risk.labels import (
@@ -32,6 +31,7 @@ from sftdebug.risk.labels import (
     turns_of,
 )
 from sftdebug.risk.summary import summarize
+from sftdebug.sftdata.formats import SFTData
 
 
 @dataclass(frozen=True)

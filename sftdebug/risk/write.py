@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sftdebug.core.io import read_text, write_text_atomic
-from sftdebug.data.formats import SHAREGPT_ROLES, iter_objects
+from sftdebug.sftdata.formats import SHAREGPT_ROLES, iter_objects
 
 
 def _answer_slots(obj: dict[str, Any], fmt: str) -> list[tuple[Any, Any]]:

@@ -1,4 +1,4 @@
-"""The batch lint's core on hand-made collator output: rows encoded the correct way (data/encode.py), then broken
+"""The batch lint's core on hand-made collator output: rows encoded the correct way (sftdata/encode.py), then broken
 the ways collators break them, each caught by its check and only by it."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from sftdebug.data.batches import batch_checks, batch_records
-from sftdebug.data.encode import IGNORE, encode_conversation
-from sftdebug.data.lint import eos_ids, template_facts
+from sftdebug.data.lint import template_facts
+from sftdebug.sftdata.encode import IGNORE, encode_conversation, eos_ids
 
 
 @pytest.fixture(scope="module")

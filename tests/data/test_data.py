@@ -12,7 +12,7 @@ from sftdebug.cli import main
 from sftdebug.core.errors import UsageError
 from sftdebug.core.runs import read_records, read_summary
 from sftdebug.data.checks import detect_domain
-from sftdebug.data.formats import load_sft_file
+from sftdebug.sftdata.formats import load_sft_file
 
 # shared/realdata beside the checkout (CI, /work/main), or beside an ancestor (a worktree under /work/wt)
 REALDATA = next(

@@ -34,6 +34,7 @@ def _arrive(source: Path, folder: Path, gap: float) -> None:
         (folder / f".{ckpt.name}").rename(folder / ckpt.name)
 
 
+@pytest.mark.slow  # real time: checkpoints arrive 1 s apart and the watch waits 6 s idle, per source
 @pytest.mark.parametrize("source", ["sft-conflict-checkpoints", "sft-conflict-lora-checkpoints"])
 def test_checkpoints_appearing_one_by_one_are_each_evaluated_once(
     lab: Path, few_probes: Path, tmp_path: Path, source: str
@@ -58,6 +59,7 @@ def test_checkpoints_appearing_one_by_one_are_each_evaluated_once(
     assert result.report.is_file() and result.summary["n_probes"] == 24
 
 
+@pytest.mark.slow  # two `sftdebug watch` processes (torch and the models loaded in each), one killed mid-run
 def test_a_killed_watch_resumes_without_redoing_a_finished_checkpoint(
     lab: Path, few_probes: Path, tmp_path: Path
 ) -> None:

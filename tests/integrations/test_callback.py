@@ -17,10 +17,12 @@ from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
 
 from sftdebug.integrations.transformers import BatchLintFailed, SFTDebugCallback
-from sftdebug.lab.train import load_for_sft
+from sftdebug.training import load_for_sft
 
-# its module-scoped runs are built once: the whole module on one pytest-xdist worker
-pytestmark = pytest.mark.xdist_group("callback")
+pytestmark = [
+    pytest.mark.slow,  # TRL trains the lab base (30 steps, then more) with hallucination runs inside the loop
+    pytest.mark.xdist_group("callback"),  # its module-scoped runs are built once: the whole module on one worker
+]
 
 N_PROBES = 40
 

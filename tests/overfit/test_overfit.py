@@ -66,8 +66,8 @@ def test_states_fact(text: str, expected: bool) -> None:
 
 
 def test_embedding_rows_moved_only_when_trained(lab: Path) -> None:
-    from sftdebug.lab.train import TrainConfig, load_for_sft, sft_example, train_sft
     from sftdebug.overfit.embeddings import embedding_movement, mean_rows
+    from sftdebug.training import TrainConfig, load_for_sft, sft_example, train_sft
 
     facts = make_facts(6, seed=0)
     ents = sorted({f.subject for f in facts})

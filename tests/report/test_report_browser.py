@@ -20,9 +20,12 @@ from sftdebug.hallucination.phases import HallucinationSettings, run_hallucinati
 from sftdebug.report.build import build_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="LOUD SKIP: chromium is not installed and could not be (see `make browser`)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a headless Chromium started per page
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="LOUD SKIP: chromium is not installed and could not be (see `make browser`)"
+    ),
+]
 FLAGS = [
     "--headless",
     "--no-sandbox",

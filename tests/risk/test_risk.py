@@ -10,12 +10,12 @@ import pytest
 from helpers import bar, one_line_error, sftdebug
 
 from sftdebug.core.runs import read_records, read_summary
-from sftdebug.data.formats import load_sft_file
 from sftdebug.engines.base import Completion, GenerationRequest
 from sftdebug.facts.probes import Probe
 from sftdebug.risk.labels import Contest, Turn, closed_book, contested, exemplar_sets, label_turn, row_label, turns_of
 from sftdebug.risk.phases import RiskSettings, screen_exemplars
 from sftdebug.risk.summary import predict_from_lab, predict_range
+from sftdebug.sftdata.formats import load_sft_file
 
 # its module-scoped runs are built once: the whole module on one pytest-xdist worker
 pytestmark = pytest.mark.xdist_group("risk-lab")

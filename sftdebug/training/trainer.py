@@ -22,7 +22,7 @@ import torch
 from sftdebug.core.chat import DEFAULT_CHAT_TEMPLATE, END, ROLE_TOKENS
 from sftdebug.core.io import write_json_atomic
 from sftdebug.core.progress import Progress, no_progress
-from sftdebug.data.encode import IGNORE, encode_conversation
+from sftdebug.sftdata.encode import IGNORE, encode_conversation
 
 StepFn = Callable[[int, float], None]  # (step, loss) after every optimizer step; drives progress bars
 
@@ -144,7 +144,7 @@ def sft_example(
     loss_on: Literal["all", "last"] = "all",
     train_on_prompt: bool = False,
 ) -> SFTExample:
-    """Token ids and labels for one conversation (see data/encode.py). The template must make every
+    """Token ids and labels for one conversation (see sftdata/encode.py). The template must make every
     generation prompt a token prefix of the full conversation (training and inference agree), or this raises
     ValueError."""
     enc = encode_conversation(tokenizer, messages, loss_on, train_on_prompt)

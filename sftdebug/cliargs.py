@@ -1,8 +1,9 @@
 """What every command's `cli.py` shares: the engine and run-folder flags, `--fail-above` gates, exit codes.
 
-Each diagnostic's `cli.py` has `register(subparsers)`, which sets its `run(args)` as the default; it imports
-only the standard library and this module at module level (heavy imports live inside `run`), so that building
-the whole parser for `sftdebug --help` stays instant. To add a command, list its module in `sftdebug.cli.COMMANDS`.
+CLI plumbing, beside `cli.py` (above the library: it reads flags and prints). Each diagnostic's `cli.py` has
+`register(subparsers)`, which sets its `run(args)` as the default; it imports only the standard library and this
+module at module level (heavy imports live inside `run`), so that building the whole parser for `sftdebug --help`
+stays instant. To add a command, declare it in `sftdebug/diagnostics.py`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from sftdebug.core.errors import UsageError
 from sftdebug.core.loop import RetryPolicy
-from sftdebug.core.runs import default_out
-from sftdebug.engines.config import quiet_libraries
 
 if TYPE_CHECKING:
     from sftdebug.engines.config import EngineConfig
-
-__all__ = ["default_out", "quiet_libraries"]  # (their homes are core/runs.py and engines/config.py)
 
 
 def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_size: bool = True) -> None:
@@ -193,7 +190,7 @@ def parse_fail_above(specs: list[str], metrics: Mapping[str, GateKind]) -> dict[
     return gates
 
 
-def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None, what: str = "requests") -> int:
+def exit_code(summary: Mapping[str, Any], gates: dict[str, float] | None = None, what: str = "requests") -> int:
     """3 when a `--fail-above` gate fails, else 1 when items still failed after the run's own retry rounds
     (rerun with --resume), else 0. Items that needed retries and then succeeded are noted, not failed."""
     from sftdebug.report import terminal as console
@@ -210,7 +207,7 @@ def exit_code(summary: dict[str, Any], gates: dict[str, float] | None = None, wh
     return code
 
 
-def check_gates(gates: dict[str, float], summary: dict[str, Any]) -> int:
+def check_gates(gates: dict[str, float], summary: Mapping[str, Any]) -> int:
     """Exit code 3 when a gated metric exceeds its limit (for CI), else 0. Names were checked before the run
     (`parse_fail_above`); a metric the run could not compute (None: e.g. no fact the base knew) fails its gate,
     since a CI gate that cannot be evaluated must not pass."""

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sftdebug.lab.train import IGNORE, sft_example
+from sftdebug.sftdata import IGNORE
+from sftdebug.training import sft_example
 
 CONV = [
     {"role": "user", "content": "Where does Pul live?"},

@@ -1,5 +1,8 @@
 """Where things are in a lab folder (what `sftdebug lab build` writes), in one place. Pure: paths only.
 
+The lab writes these folders; the diagnostics read them (a lab model's own probes, SFT data, reference texts and
+risk calibration are their defaults), so the layout lives here, below both, and no diagnostic imports lab code.
+
 DIR/lab.json  DIR/probes.jsonl  DIR/sft_data.jsonl  DIR/reference.txt  DIR/base/  DIR/sft-*/ (each with lab.json)
 DIR/sft-conflict-checkpoints/checkpoint-STEP/  DIR/data/<model>.jsonl (each SFT model's data)
 

@@ -9,15 +9,19 @@ and inference disagree about the template; `Encoded.mismatch` says where.
 
     enc = encode_conversation(tokenizer, [{"role": "user", ...}, {"role": "assistant", ...}])
     enc.trained_tokens, enc.answer_spans
+
+`eos_ids(tokenizer, folder)`: the ids that end generation at inference, which a trained answer must end with.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
-from sftdebug.core.chat import render_chat
+from sftdebug.core.chat import render_chat, stop_ids
 
 IGNORE = -100  # label of a token that takes no loss (the PyTorch cross-entropy ignore_index)
 LossOn = Literal["all", "last"]
@@ -49,6 +53,14 @@ class Encoded:
     @property
     def answers(self) -> list[Segment]:
         return [s for s in self.segments if s.part == "answer"]
+
+
+def eos_ids(tokenizer: Any, folder: Path) -> dict[int, str]:
+    """The ids that end generation at inference (`chat.stop_ids`, read from the folder's generation_config.json
+    without loading the model), each with its token text."""
+    gen = folder / "generation_config.json"
+    extra = json.loads(gen.read_text(encoding="utf-8")).get("eos_token_id") if gen.is_file() else None
+    return {i: str(tokenizer.convert_ids_to_tokens(i)) for i in sorted(stop_ids(tokenizer, extra))}
 
 
 def token_ids(tokenizer: Any, text: str) -> list[int]:
