@@ -128,8 +128,15 @@ class EngineConfig:
             from sftdebug.engines.openai import OpenAIEngine
 
             opts = self.options(side)
-            for name in names:  # the constructor asks /v1/models; a short timeout: this is a check, not a request
-                OpenAIEngine(name, endpoint=opts["endpoint"], api_key=opts["api_key"], timeout=min(opts["timeout"], 30))
+            for name in names:  # every endpoint's /v1/models; a short timeout: this is a check, not a request
+                engine = OpenAIEngine(
+                    name,
+                    endpoint=opts["endpoint"],
+                    api_key=opts["api_key"],
+                    timeout=min(opts["timeout"], 30),
+                    check=False,
+                )
+                engine.check_model(every=True)
             return
         from sftdebug.engines.source import check_remote_code, resolve_model
 

@@ -136,7 +136,7 @@ class OpenAIEngine:
                 resolve_tokenizer(tokenizer), trust_remote_code=trust_remote_code
             )
         if check:
-            self.check_model()
+            self.check_model(every=False)
 
     # --- plumbing ------------------------------------------------------------------------------------
 
@@ -148,14 +148,29 @@ class OpenAIEngine:
         req = urllib.request.Request(base + path, data=data, headers=headers, method="POST" if data else "GET")
         return urllib.request.urlopen(req, timeout=self.timeout)
 
-    def check_model(self) -> None:
+    def check_model(self, every: bool = True) -> None:
         """Fail early, with a clear message, when an endpoint is down or does not serve this model, or when
-        several endpoints serve different models (then they are not replicas of one model)."""
-        served = {r.url: self._served(r.url) for r in self.replicas.all}
+        several endpoints serve different models (then they are not replicas of one model). `every=False` (an
+        engine opened mid-run, e.g. the SFT model's after the base phase): replicas that are down are set aside,
+        as long as one answers."""
+        served: dict[str, list[str]] = {}
+        down: list[tuple[Replica, EngineError]] = []
+        for r in self.replicas.all:
+            try:
+                served[r.url] = self._served(r.url)
+            except EngineError as exc:
+                if every or len(self.replicas.all) == 1:
+                    raise
+                down.append((r, exc))
+        if not served:
+            raise down[0][1]
+        for r, why in down:
+            log.warning("%s is set aside: %s", r.url, why)
+            self.replicas.set_aside(r)
         if len({frozenset(s) for s in served.values()}) > 1:
             shown = "; ".join(f"{url} serves {', '.join(s) or 'nothing'}" for url, s in served.items())
             raise UsageError(f"the endpoints serve different models, so they are not replicas: {shown}")
-        models = served[self.base]
+        models = next(iter(served.values()))
         if models and self.name not in models:
             where = ", ".join(served)
             raise UsageError(f"model {self.name!r} is not served by {where} (served: {', '.join(models)})")

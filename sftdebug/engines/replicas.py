@@ -76,9 +76,8 @@ class Replicas:
             if ok is False:
                 r.failures += 1
                 r.streak += 1
-                if r.streak >= self.fail_limit and len(self.all) > 1:
-                    r.rest_s = min(MAX_REST_S, 2 * r.rest_s or REST_S)
-                    r.back_at = self.clock() + r.rest_s
+                if r.streak >= self.fail_limit:
+                    self._rest(r)
             else:
                 r.streak, r.rest_s = 0, 0.0
             if ok:
@@ -91,6 +90,17 @@ class Replicas:
                 row[1] += ok is False
                 row[2] += seconds if ok else 0.0
                 row[3] += bool(ok)
+
+    def set_aside(self, r: Replica) -> None:
+        """Set aside now (e.g. down when an engine is opened): it counts as having failed FAIL_LIMIT times."""
+        with self._lock:
+            r.streak = max(r.streak, self.fail_limit)
+            self._rest(r)
+
+    def _rest(self, r: Replica) -> None:
+        if len(self.all) > 1:
+            r.rest_s = min(MAX_REST_S, 2 * r.rest_s or REST_S)
+            r.back_at = self.clock() + r.rest_s
 
     def stats(self) -> list[dict[str, object]]:
         """Per replica: requests (attempts), failures, mean latency of the answered ones, whether it is set aside."""
