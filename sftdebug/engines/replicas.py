@@ -10,8 +10,9 @@ timeout: the engine's retryable failures) is set aside for REST_S seconds, twice
 on its return (up to MAX_REST_S); while set aside it gets no requests unless every replica is set aside. The
 engine's own retries and the run's retry rounds (core/loop.py) do the rest: a run finishes while one replica lives.
 
-Runs with several replicas also count into a process-wide tally; a run folder takes its own share of it into
-`summary.json` (`replicas`: one row per model and endpoint) when it writes its summary (core/runs.py).
+The counts of every set of several replicas made in this process add up to a tally; a run folder takes its own
+share of it into `summary.json` (`replicas`: one row per model and endpoint) when it writes its summary
+(core/runs.py), whichever command and engines sent the requests.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ REST_S = 5.0  # seconds a replica is set aside at first
 MAX_REST_S = 60.0
 
 _lock = threading.Lock()
-# (model, endpoint) -> [requests, failures, seconds summed over answered requests, answered requests]
-_tally: dict[tuple[str, str], list[float]] = {}
+_sets: list[Replicas] = []  # every set of several replicas made in this process (small: read by `tally`)
 
 
 @dataclass(eq=False)
@@ -53,6 +53,9 @@ class Replicas:
         self.model, self.fail_limit, self.clock = model, fail_limit, clock
         self.all = [Replica(u) for u in urls]
         self._lock = threading.Lock()
+        if len(urls) > 1:
+            with _lock:
+                _sets.append(self)
 
     def acquire(self, avoid: Iterable[Replica] = ()) -> Replica:
         """The replica for the next attempt: live and not in `avoid` if any, else live, else the one back soonest."""
@@ -83,13 +86,6 @@ class Replicas:
             if ok:
                 r.seconds += seconds
                 r.answered += 1
-        if len(self.all) > 1:
-            with _lock:
-                row = _tally.setdefault((self.model, r.url), [0, 0, 0.0, 0])
-                row[0] += 1
-                row[1] += ok is False
-                row[2] += seconds if ok else 0.0
-                row[3] += bool(ok)
 
     def set_aside(self, r: Replica) -> None:
         """Set aside now (e.g. down when an engine is opened): it counts as having failed FAIL_LIMIT times."""
@@ -124,9 +120,18 @@ def _row(model: str, url: str, requests: float, failures: float, seconds: float,
 
 
 def tally() -> dict[tuple[str, str], tuple[float, ...]]:
-    """The process-wide counts so far (a run folder keeps them at its start, to report only its own share)."""
+    """(model, endpoint) -> requests, failures, seconds of the answered ones, answered: summed over the sets of
+    several replicas made so far (a run folder keeps this at its start, to report only its own share)."""
     with _lock:
-        return {k: tuple(v) for k, v in _tally.items()}
+        sets = list(_sets)
+    sums: dict[tuple[str, str], list[float]] = {}
+    for s in sets:
+        with s._lock:
+            for r in s.all:
+                row = sums.setdefault((s.model, r.url), [0, 0, 0.0, 0])
+                for i, v in enumerate((r.requests, r.failures, r.seconds, r.answered)):
+                    row[i] += v
+    return {k: tuple(v) for k, v in sums.items()}
 
 
 def rows_since(before: Mapping[tuple[str, str], Sequence[float]]) -> list[dict[str, object]]:

@@ -13,7 +13,7 @@ from stub_openai import StubServer
 
 from sftdebug.core.runs import read_records
 from sftdebug.engines.config import EngineConfig
-from sftdebug.engines.replicas import FAIL_LIMIT, REST_S, Replicas
+from sftdebug.engines.replicas import FAIL_LIMIT, REST_S, Replicas, rows_since, tally
 from sftdebug.generate import GenerateConfig
 from sftdebug.generate import run as generate
 
@@ -87,6 +87,18 @@ def test_with_every_replica_set_aside_the_one_back_soonest_is_tried() -> None:
     clock.t += 1
     _fail(rs, "a", FAIL_LIMIT)
     assert rs.acquire().url == "b"
+
+
+def test_a_run_counts_only_its_own_requests() -> None:
+    """What a run folder writes: the requests since it opened, of sets of several replicas only."""
+    rs, alone = Replicas("m-own", ["x", "y"]), Replicas("m-alone", ["z"])
+    rs.release(rs.acquire(), True, 0.5)
+    before = tally()
+    rs.release(rs.acquire(), True, 0.1)
+    alone.release(alone.acquire(), True, 0.1)
+    assert rows_since(before) == [
+        {"model": "m-own", "endpoint": "y", "requests": 1, "failures": 0, "mean_latency_s": 0.1}
+    ]
 
 
 # --- runs over three stub servers, one of which dies mid-run ---------------------------------------------------
