@@ -29,6 +29,7 @@ BENCHES = (
     "bench_stages",
     "bench_datalint",
     "bench_faults",
+    "bench_replicas",
     "judge_accuracy",
 )
 

@@ -30,13 +30,13 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         choices=["hf", "vllm", "openai"],
         help="hf = transformers (default), vllm = in-process vLLM, openai = an OpenAI-compatible endpoint",
     )
-    g.add_argument("--endpoint", default=None, help="--engine openai: server URL, e.g. http://127.0.0.1:8000")
+    g.add_argument("--endpoint", action="append", help="--engine openai: server URL; repeat for replicas of one model")
     if two_models:
         g.add_argument(
-            "--base-endpoint", default=None, help="--engine openai: the base model's server (overrides --endpoint)"
+            "--base-endpoint", action="append", help="--engine openai: the base model's servers (overrides --endpoint)"
         )
         g.add_argument(
-            "--sft-endpoint", default=None, help="--engine openai: the SFT model's server (overrides --endpoint)"
+            "--sft-endpoint", action="append", help="--engine openai: the SFT model's servers (overrides --endpoint)"
         )
     g.add_argument(
         "--api-key",
@@ -44,7 +44,7 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         help="--engine openai: API key (default: $OPENAI_API_KEY); never written to run folders",
     )
     g.add_argument(
-        "--concurrency", type=int, default=8, help="--engine openai: requests in flight (default 8; latency: 1)"
+        "--concurrency", type=int, default=8, help="--engine openai: requests in flight per endpoint (8; latency: 1)"
     )
     g.add_argument("--timeout", type=float, default=120.0, help="--engine openai: seconds per request (default 120)")
     g.add_argument(

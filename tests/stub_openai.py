@@ -7,7 +7,10 @@ client's timeout), "400", "hiccup" (the first token 1 s late, as behind another 
 "429-retry-after" (429 with `Retry-After: 1`), "malformed" (a garbled SSE event mid-stream), "echo-auth" (a 500
 whose body quotes the request's Authorization header, as some proxies do). With `scoring=True` it answers
 `echo` + `logprobs` requests (prompt log-probs, as vLLM does) with a fixed log-prob per word, so candidate
-ranking is deterministic; without, it refuses them with 400 like servers that cannot score.
+ranking is deterministic; without, it refuses them with 400 like servers that cannot score. `max_concurrent`
+answers at most that many requests at once (the others wait, as on a saturated server); `kill_after=N` makes it
+die at its (N+1)-th request as a crashed server does (`kill()`): streams in flight stop without [DONE], new
+connections are refused. `echo=True` answers with the prompt's words (an answer that shows which prompt it is for).
 
     with StubServer(model="stub", b0=0.02, b1=0.0005, k=0.004) as stub:
         engine = OpenAIEngine("stub", endpoint=stub.url)
@@ -15,6 +18,7 @@ ranking is deterministic; without, it refuses them with 400 like servers that ca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -35,6 +39,9 @@ class StubServer:
         fault_mix: dict[str, float] | None = None,
         seed: int = 0,
         scoring: bool = False,
+        max_concurrent: int | None = None,
+        kill_after: int | None = None,
+        echo: bool = False,
     ) -> None:
         """`fault_mix`: fault -> probability, drawn (seeded) for every request once the queue is empty."""
         import random
@@ -43,6 +50,8 @@ class StubServer:
         self.fault_mix, self._rng = fault_mix or {}, random.Random(seed)
         self.answer_tokens, self.api_key, self.scoring = answer_tokens, api_key, scoring
         self.faults: deque[str] = deque()
+        self.kill_after, self.dead, self.echo = kill_after, False, echo
+        self._slots = threading.Semaphore(max_concurrent) if max_concurrent else None
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -56,6 +65,10 @@ class StubServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def kill(self) -> None:
+        self.dead = True
+        threading.Thread(target=self.__exit__, daemon=True).start()  # (shutdown blocks: not in a handler thread)
 
     def next_fault(self) -> str | None:
         with self._lock:
@@ -101,6 +114,11 @@ class StubServer:
                 if not self._authorised():
                     return
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if not stub.dead and stub.kill_after is not None and len(stub.requests) >= stub.kill_after:
+                    stub.kill()
+                if stub.dead:
+                    self.close_connection = True  # no answer at all
+                    return
                 stub.requests.append({"path": self.path, **body})
                 fault = stub.next_fault()
                 if fault == "429-retry-after":
@@ -129,9 +147,10 @@ class StubServer:
                 if body.get("echo"):
                     self._json(400, {"error": {"message": "echo is not supported"}})
                     return
-                self._stream(
-                    body, drop=fault == "drop", delay=1.0 if fault == "hiccup" else 0.0, garble=fault == "malformed"
-                )
+                with stub._slots or contextlib.nullcontext():
+                    self._stream(
+                        body, drop=fault == "drop", delay=1.0 if fault == "hiccup" else 0.0, garble=fault == "malformed"
+                    )
 
             def _stream(self, body: dict[str, Any], drop: bool, delay: float = 0.0, garble: bool = False) -> None:
                 chat = self.path.endswith("/chat/completions")
@@ -145,14 +164,14 @@ class StubServer:
                 for i in range(n):
                     due = start + delay + stub.b0 + stub.b1 * p + stub.k * i
                     time.sleep(max(0.0, due - time.perf_counter()))
-                    if drop and i == n // 2:
+                    if (drop and i == n // 2) or stub.dead:
                         self.wfile.flush()
                         self.close_connection = True
                         return
                     if garble and i == n // 2:
                         self.wfile.write(b'data: {"choices": [{"text": " tok\n\n')
                         self.wfile.flush()
-                    piece = f" tok{i}"
+                    piece = f" {text.split()[i % p]}" if stub.echo else f" tok{i}"
                     choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
                     last = i == n - 1
                     choice["finish_reason"] = ("length" if n == body["max_tokens"] else "stop") if last else None

@@ -66,6 +66,13 @@ def redact_url(text: str) -> str:
     return re.sub(r"(?i)([?&][^=&#\s]*(?:key|token|secret|password|auth|sig)[^=&#\s]*=)[^&#\s]*", r"\1***", text)
 
 
+def _redacted(value: Any) -> Any:
+    """A setting for config.json with credentials removed from URLs (several endpoints: each of them)."""
+    if isinstance(value, list | tuple):
+        return [_redacted(v) for v in value]
+    return redact_url(value) if isinstance(value, str) else value
+
+
 def redact_argv(argv: list[str]) -> list[str]:
     """The command line with secret flag values (`--api-key K`, `--api-key=K`, abbreviated too) replaced by ***
     and credentials in URLs removed."""
@@ -152,6 +159,7 @@ class RunFolder:
         self.is_done = self._records.is_done
         self.records = self._records.records
         self.retried = self._records.retried
+        self._replicas_at = _replica_counts()  # the engines' counts so far: the summary says this run's share
 
     def journal(self, name: str) -> Journal:
         j = Journal(self.path / f"{name}.jsonl", self.schema_version, self.retry)
@@ -173,7 +181,7 @@ class RunFolder:
         """Create (or with `resume`, reopen) a run folder. `identity` names the arguments that must match
         for a resume to be meaningful (e.g. the models); `retry` is how often its loops retry failed items."""
         path = Path(path)
-        clean_args = {k: redact_url(v) if isinstance(v, str) else v for k, v in args.items() if k not in SECRET_ARGS}
+        clean_args = {k: _redacted(v) for k, v in args.items() if k not in SECRET_ARGS}
         cls.precheck(path, resume, overwrite)
         try:
             return cls._open(path, kind, clean_args, resume, identity, retry)
@@ -237,6 +245,13 @@ class RunFolder:
                 )
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
+        """summary.json; with `replicas` (per endpoint: requests, failures, mean latency) when this run's requests
+        went to several replicas of a model, whichever command sent them (added to `summary` itself when it is a
+        dict, so that the summary a run returns is the one it wrote)."""
+        if (replicas := _replica_rows(self._replicas_at)) and isinstance(summary, dict):
+            summary["replicas"] = replicas
+        elif replicas:
+            summary = {**summary, "replicas": replicas}
         write_json_atomic(self.path / SUMMARY, {"schema_version": self.schema_version, "kind": self.kind, **summary})
 
     def close(self) -> None:
@@ -264,6 +279,17 @@ def _model_sources() -> dict[str, Any]:
     converted = gguf.conversions() if gguf is not None else {}
     adapters = adapter.used() if adapter is not None else {}
     return ({"gguf_conversions": converted} if converted else {}) | ({"adapters": adapters} if adapters else {})
+
+
+def _replica_counts() -> Any:
+    """The endpoint engine's process-wide replica counts (engines/replicas.py), if it was loaded."""
+    replicas = sys.modules.get("sftdebug.engines.replicas")
+    return replicas.tally() if replicas is not None else {}
+
+
+def _replica_rows(before: Any) -> list[dict[str, Any]]:
+    replicas = sys.modules.get("sftdebug.engines.replicas")
+    return replicas.rows_since(before) if replicas is not None else []
 
 
 def recorded_args(cfg: Any, one_model: bool = False) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
     from sftdebug.engines.config import EngineConfig
     EngineConfig(engine="openai", endpoint="http://127.0.0.1:8000", concurrency=16)
+    EngineConfig(engine="openai", endpoint=("http://10.0.0.1:8000", "http://10.0.0.2:8000"))   # two replicas
 
 `options(side)` gives `load_engine`'s keyword options (checked: one-line UsageErrors), `check_models` checks that
 every model can be loaded before a run folder is written. The CLI's engine flags map onto it one to one.
@@ -10,6 +11,7 @@ every model can be loaded before a run folder is written. The CLI's engine flags
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,11 +24,12 @@ ENGINE_KINDS = ("hf", "vllm", "openai")
 @dataclass(frozen=True)
 class EngineConfig:
     engine: str = "hf"  # hf = transformers, vllm = in-process vLLM, openai = an OpenAI-compatible endpoint
-    endpoint: str | None = None  # openai: the server URL
-    base_endpoint: str | None = None  # openai: the base model's server (overrides endpoint)
-    sft_endpoint: str | None = None  # openai: the SFT model's server (overrides endpoint)
+    # openai: the server URL; several URLs are replicas of one model (kept as a str when one, else a tuple)
+    endpoint: str | Sequence[str] | None = None
+    base_endpoint: str | Sequence[str] | None = None  # openai: the base model's server(s) (overrides endpoint)
+    sft_endpoint: str | Sequence[str] | None = None  # openai: the SFT model's server(s) (overrides endpoint)
     api_key: str | None = None  # openai (default: $OPENAI_API_KEY); never written to run folders
-    concurrency: int = 8  # openai: requests in flight
+    concurrency: int = 8  # openai: requests in flight per endpoint
     timeout: float = 120.0  # openai: seconds per request
     retry_rounds: int = RetryPolicy.rounds  # rounds in which a run retries its failed items itself
     tokenizer: str | None = None  # openai: a local tokenizer to render chat prompts and count tokens
@@ -48,6 +51,9 @@ class EngineConfig:
     vllm_args: dict[str, Any] = field(default_factory=dict)  # vllm: any other EngineArgs field (--vllm-arg K=V)
 
     def __post_init__(self) -> None:
+        for name in ("endpoint", "base_endpoint", "sft_endpoint"):  # config.json keeps one URL as before: a str
+            urls = _urls(getattr(self, name))
+            object.__setattr__(self, name, (urls[0] if len(urls) == 1 else tuple(urls)) if urls else None)
         if self.engine not in ENGINE_KINDS:
             raise UsageError(f"unknown engine {self.engine!r}: choose one of {', '.join(ENGINE_KINDS)}")
         if self.batch_size < 1:
@@ -75,11 +81,12 @@ class EngineConfig:
         if self.engine == "openai":
             from sftdebug.engines.openai import check_endpoint
 
-            endpoint = check_endpoint((getattr(self, f"{side}_endpoint") if side else None) or self.endpoint)
+            urls = _urls((getattr(self, f"{side}_endpoint") if side else None) or self.endpoint)
+            endpoints = [check_endpoint(url) for url in urls] or [check_endpoint(None)]  # (None: says what to give)
             if self.concurrency < 1 or self.timeout <= 0:
                 raise UsageError("--concurrency must be >= 1 and --timeout > 0")
             return {
-                "endpoint": endpoint,
+                "endpoint": endpoints[0] if len(endpoints) == 1 else endpoints,
                 "api_key": self.api_key or os.environ.get("OPENAI_API_KEY"),
                 "concurrency": self.concurrency,
                 "timeout": self.timeout,
@@ -121,8 +128,15 @@ class EngineConfig:
             from sftdebug.engines.openai import OpenAIEngine
 
             opts = self.options(side)
-            for name in names:  # the constructor asks /v1/models; a short timeout: this is a check, not a request
-                OpenAIEngine(name, endpoint=opts["endpoint"], api_key=opts["api_key"], timeout=min(opts["timeout"], 30))
+            for name in names:  # every endpoint's /v1/models; a short timeout: this is a check, not a request
+                engine = OpenAIEngine(
+                    name,
+                    endpoint=opts["endpoint"],
+                    api_key=opts["api_key"],
+                    timeout=min(opts["timeout"], 30),
+                    check=False,
+                )
+                engine.check_model(every=True)
             return
         from sftdebug.engines.source import check_remote_code, resolve_model
 
@@ -149,6 +163,10 @@ def quiet_libraries() -> None:
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+
+
+def _urls(value: str | Sequence[str] | None) -> list[str]:
+    return [] if value is None else [value] if isinstance(value, str) else list(value)
 
 
 def _flags(given: Any) -> str:

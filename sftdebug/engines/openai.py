@@ -5,9 +5,12 @@ server applies the chat template). Every request streams (SSE) so each chunk get
 usage so the server's own token counts are used. Requests run with bounded concurrency, a per-request
 timeout, and retries with exponential backoff on connection errors, dropped streams, 5xx and 429. A request
 that still fails comes back as a Completion with `finish_reason="error"`: callers record it as failed and
-`--resume` retries it. Only the standard library is used (no client package to install).
+`--resume` retries it. Several endpoints serving the same models are replicas of one model: each attempt goes to
+the least-loaded live one, and one that keeps failing is set aside for a while (engines/replicas.py); the check
+at start refuses endpoints that serve different models. Only the standard library is used (no client package).
 
     engine = OpenAIEngine("sft", endpoint="http://127.0.0.1:8000", api_key=os.environ.get("OPENAI_API_KEY"))
+    engine = OpenAIEngine("sft", endpoint=["http://10.0.0.1:8000", "http://10.0.0.2:8000"])   # two replicas
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sftdebug.engines.base import (
     ScoringUnsupported,
     Timing,
 )
+from sftdebug.engines.replicas import Replica, Replicas
 
 log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -102,7 +106,7 @@ class OpenAIEngine:
         self,
         model: str,
         *,
-        endpoint: str | None = None,
+        endpoint: str | Sequence[str] | None = None,
         api_key: str | None = None,
         concurrency: int = 8,
         timeout: float = 120.0,
@@ -112,9 +116,13 @@ class OpenAIEngine:
         trust_remote_code: bool = False,
         check: bool = True,
     ) -> None:
-        endpoint = check_endpoint(endpoint)
+        given = [endpoint] if endpoint is None or isinstance(endpoint, str) else list(endpoint)
+        bases = [check_endpoint(e).rstrip("/").removesuffix("/v1") for e in given or [None]]
+        if twice := next((b for i, b in enumerate(bases) if b in bases[:i]), None):
+            raise UsageError(f"--endpoint {twice} is given twice")
         self.name = model
-        self.base = endpoint.rstrip("/").removesuffix("/v1")
+        self.base = bases[0]  # for messages; requests go to the replica `self.replicas` picks
+        self.replicas = Replicas(model, bases)
         self.api_key = api_key
         self.concurrency, self.timeout, self.retries, self.backoff = max(1, concurrency), timeout, retries, backoff
         self.info = EngineInfo(can_score=True)  # known only when a first score request is answered
@@ -128,36 +136,62 @@ class OpenAIEngine:
                 resolve_tokenizer(tokenizer), trust_remote_code=trust_remote_code
             )
         if check:
-            self.check_model()
+            self.check_model(every=False)
 
     # --- plumbing ------------------------------------------------------------------------------------
 
-    def _request(self, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _request(self, base: str, path: str, body: dict[str, Any] | None = None) -> Any:
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream, application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, headers=headers, method="POST" if data else "GET")
+        req = urllib.request.Request(base + path, data=data, headers=headers, method="POST" if data else "GET")
         return urllib.request.urlopen(req, timeout=self.timeout)
 
-    def check_model(self) -> None:
-        """Fail early, with a clear message, when the endpoint is down or does not serve this model."""
+    def check_model(self, every: bool = True) -> None:
+        """Fail early, with a clear message, when an endpoint is down or does not serve this model, or when
+        several endpoints serve different models (then they are not replicas of one model). `every=False` (an
+        engine opened mid-run, e.g. the SFT model's after the base phase): replicas that are down are set aside,
+        as long as one answers."""
+        served: dict[str, list[str]] = {}
+        down: list[tuple[Replica, EngineError]] = []
+        for r in self.replicas.all:
+            try:
+                served[r.url] = self._served(r.url)
+            except EngineError as exc:
+                if every or len(self.replicas.all) == 1:
+                    raise
+                down.append((r, exc))
+        if not served:
+            raise down[0][1]
+        for r, why in down:
+            log.warning("%s is set aside: %s", r.url, why)
+            self.replicas.set_aside(r)
+        if len({frozenset(s) for s in served.values()}) > 1:
+            shown = "; ".join(f"{url} serves {', '.join(s) or 'nothing'}" for url, s in served.items())
+            raise UsageError(f"the endpoints serve different models, so they are not replicas: {shown}")
+        models = next(iter(served.values()))
+        if models and self.name not in models:
+            where = ", ".join(served)
+            raise UsageError(f"model {self.name!r} is not served by {where} (served: {', '.join(models)})")
+
+    def _served(self, base: str) -> list[str]:
         try:
-            with self._request("/v1/models") as resp:
-                served = [m.get("id") for m in json.load(resp).get("data", [])]
+            with self._request(base, "/v1/models") as resp:
+                return [str(m.get("id")) for m in json.load(resp).get("data", [])]
         except urllib.error.HTTPError as exc:
             if exc.code in (401, 403):
                 raise UsageError(
-                    f"{self.base} refused the API key ({exc.code}): pass --api-key or set OPENAI_API_KEY"
+                    f"{base} refused the API key ({exc.code}): pass --api-key or set OPENAI_API_KEY"
                 ) from None
-            raise EngineError(f"{self.base}/v1/models answered HTTP {exc.code}") from None
+            raise EngineError(f"{base}/v1/models answered HTTP {exc.code}") from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise EngineError(f"cannot reach {self.base} ({reason}): is the server running? check --endpoint") from None
-        if served and self.name not in served:
-            raise UsageError(
-                f"model {self.name!r} is not served by {self.base} (served: {', '.join(map(str, served))})"
-            )
+            raise EngineError(f"cannot reach {base} ({reason}): is the server running? check --endpoint") from None
+
+    def replica_stats(self) -> list[dict[str, Any]]:
+        """Per endpoint: requests (attempts), failures, mean latency of the answered ones, whether set aside."""
+        return self.replicas.stats()
 
     def redact(self, text: str) -> str:
         """Error text with the API key (and any bearer token) removed: servers may echo request headers, and
@@ -167,23 +201,33 @@ class OpenAIEngine:
         return re.sub(r"(?i)bearer\s+[^\s\"',;]+", "Bearer ***", text)
 
     def _with_retries(self, fn: Any, *args: Any) -> Any:
-        delay = self.backoff
+        """`fn(base, *args)` on the replica `self.replicas` picks, retried (preferably on another replica) with
+        backoff on retryable failures; each attempt's outcome and time go to the replica's counts."""
+        delay, failed_on, pause = self.backoff, list[Replica](), 0.0
         for attempt in range(self.retries + 1):
+            replica, ok, t0 = self.replicas.acquire(avoid=failed_on), None, time.perf_counter()
             try:
-                return fn(*args)
+                result = fn(replica.url, *args)
+                ok = True
+                return result
             except _Retryable as exc:
+                ok = False
+                failed_on.append(replica)
                 if attempt == self.retries:
                     raise EngineError(self.redact(f"failed after {self.retries + 1} attempts: {exc}")) from None
                 log.debug("retrying after %s (attempt %d)", exc, attempt + 1)
-                time.sleep(exc.retry_after if exc.retry_after is not None else delay)
-                delay *= 2
+                pause = exc.retry_after if exc.retry_after is not None else delay
+            finally:
+                self.replicas.release(replica, ok, time.perf_counter() - t0)
+            time.sleep(pause)
+            delay *= 2
         raise AssertionError("unreachable")
 
-    def _call(self, path: str, body: dict[str, Any], stream: bool) -> Any:
-        """One HTTP exchange: parsed JSON, or the parsed SSE stream. Classifies failures as retryable."""
+    def _call(self, base: str, path: str, body: dict[str, Any], stream: bool) -> Any:
+        """One HTTP exchange with `base`: parsed JSON, or the parsed SSE stream. Classifies failures as retryable."""
         t0 = time.perf_counter()
         try:
-            with self._request(path, body) as resp:
+            with self._request(base, path, body) as resp:
                 if not stream:
                     return json.load(resp)
                 return self._read_stream(resp, t0)
@@ -192,8 +236,8 @@ class OpenAIEngine:
             if exc.code in RETRY_STATUS:
                 raise _Retryable(f"HTTP {exc.code} {detail}", _retry_after(exc)) from None
             if exc.code == 404 and "model" in detail.lower():
-                raise UsageError(self.redact(f"{self.base}: model {self.name!r} not found ({detail})")) from None
-            raise EngineError(self.redact(f"HTTP {exc.code} from {self.base}{path}: {detail}")) from None
+                raise UsageError(self.redact(f"{base}: model {self.name!r} not found ({detail})")) from None
+            raise EngineError(self.redact(f"HTTP {exc.code} from {base}{path}: {detail}")) from None
         except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
             raise _Retryable(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from None
 
@@ -232,6 +276,11 @@ class OpenAIEngine:
         if not done:
             raise _Retryable("the stream ended before [DONE] (dropped connection)")
         return s
+
+    @property
+    def workers(self) -> int:
+        """Requests in flight: --concurrency per replica."""
+        return self.concurrency * len(self.replicas.all)
 
     # --- engine interface ----------------------------------------------------------------------------
 
@@ -294,7 +343,7 @@ class OpenAIEngine:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[Completion]]:
         jobs = [(i, j) for i, r in enumerate(requests) for j in range(r.params.n)]
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
             done = list(pool.map(lambda ij: self._one(requests[ij[0]], ij[1]), jobs))
         out: list[list[Completion]] = [[] for _ in requests]
         for (i, _), c in zip(jobs, done, strict=True):
@@ -341,7 +390,7 @@ class OpenAIEngine:
             return Score(math.nan, (), (), error=str(exc))
 
     def score(self, requests: Sequence[ScoreRequest]) -> list[Score]:
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
             return list(pool.map(self._score_or_error, requests))
 
     def close(self) -> None:

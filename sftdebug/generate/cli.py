@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     )
     rows = [[r["id"], r["sample"], r["text"], r["finish_reason"]] for r in read_records(result.path)[:10]]
     console.table(f"first completions ({result.path})", ["id", "sample", "text", "finish"], rows)
-    console.kv("summary", result.summary)
+    console.kv("summary", {k: v for k, v in result.summary.items() if k != "replicas"})
+    console.replicas(result.summary)
     console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
     return exit_code(result.summary, what="samples")

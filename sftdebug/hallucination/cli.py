@@ -95,5 +95,6 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     (trend_report if result.trend else report).print_summary(result.summary, str(result.path))
+    console.replicas(result.summary)
     console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
     return exit_code(result.summary, gates, "probes")

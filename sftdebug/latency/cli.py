@@ -75,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     print_summary(result.summary, str(result.path))
+    console.replicas(result.summary)
     console.note(f"records: {result.path}/records.jsonl · report: {result.report}")
     return exit_code(result.summary, gates, "timed requests")

@@ -14,7 +14,7 @@ from typing import Any
 from sftdebug.core.errors import UsageError
 from sftdebug.core.io import write_text_atomic
 from sftdebug.core.runs import read_config, read_records, read_summary
-from sftdebug.report.html import document, link, section, table
+from sftdebug.report.html import REPLICA_COLUMNS, document, link, replica_rows, section, table
 
 
 def section_module(kind: str) -> Any:
@@ -35,7 +35,15 @@ def _load(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], list[dict[str,
 def run_sections(run_dir: Path) -> tuple[str, list[str]]:
     config, summary, records = _load(run_dir)
     kind = config.get("kind", "?")
-    return kind, section_module(kind).render(config, summary, records)
+    return kind, _render(kind, config, summary, records)
+
+
+def _render(kind: str, config: dict[str, Any], summary: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    """The kind's sections, then (any kind) the endpoints' when the run used several replicas of a model."""
+    parts: list[str] = section_module(kind).render(config, summary, records)
+    if rows := replica_rows(summary):
+        parts.append(section("Endpoints (replicas)", table(REPLICA_COLUMNS, rows, mono=[1])))
+    return parts
 
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) -> Path:
@@ -50,7 +58,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
     if len(dirs) == 1:
         config, summary, records = loaded[0]
         kind = config.get("kind", "?")
-        body = section_module(kind).render(config, summary, records)
+        body = _render(kind, config, summary, records)
         write_text_atomic(target, document(f"sftdebug {kind}: {dirs[0].name}", subtitle, body))
         return target
     index, parts = [], []
@@ -58,7 +66,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path | None = None) 
         kind = config.get("kind", "?")
         module = section_module(kind)
         index.append([link(f"#run-{i}", d.name), kind, module.headline(summary)])
-        parts.append(section(f"{kind}: {d.name}", *module.render(config, summary, records), anchor=f"run-{i}"))
+        parts.append(section(f"{kind}: {d.name}", *_render(kind, config, summary, records), anchor=f"run-{i}"))
     page = [section("Runs", table(["run", "kind", "headline"], index)), *parts]
     write_text_atomic(target, document(f"sftdebug: {len(dirs)} runs", subtitle, page))
     return target

@@ -98,6 +98,15 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], mono: Sequence[
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+REPLICA_COLUMNS = ("model", "endpoint", "requests", "failures", "mean latency (s)")
+
+
+def replica_rows(summary: Mapping[str, Any]) -> list[list[Any]]:
+    """The rows of a run's endpoints when it used several replicas of a model (summary.json `replicas`)."""
+    keys = ("model", "endpoint", "requests", "failures", "mean_latency_s")
+    return [[r.get(k) for k in keys] for r in summary.get("replicas") or []]
+
+
 def kv_table(data: Mapping[str, Any]) -> str:
     return table(["", ""], [[k, v] for k, v in data.items()])
 

@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sftdebug.core.progress import Progress
-from sftdebug.report.html import visible
+from sftdebug.report.html import REPLICA_COLUMNS, replica_rows, visible
 
 out = Console()
 err = Console(stderr=True)
@@ -60,6 +60,12 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     for r in rows:
         t.add_row(*[_cell(v) for v in r])
     out.print(t)
+
+
+def replicas(summary: Mapping[str, Any]) -> None:
+    """The run's endpoints, when it used several replicas of a model: requests, failures, mean latency each."""
+    if rows := replica_rows(summary):
+        table("endpoints (replicas)", REPLICA_COLUMNS, rows)
 
 
 def kv(title: str, data: Mapping[str, Any]) -> None:
