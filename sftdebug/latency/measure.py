@@ -2,7 +2,8 @@
 
 Prompts are built to exact token lengths from single-token words of the model's tokenizer, and are fresh
 random text for every request, so no prefix cache (ours or a server's) can shorten a prefill. Generation
-ignores eos so x is exact. Warm-up requests never enter the results.
+ignores eos so x is exact. Warm-up requests never enter the results. With several load levels
+(`--concurrency 1,4,16`) the same grid is timed at each, with that many requests in flight (see run_sweep).
 
     sftdebug latency --model reports/lab-demo/base --prompt-lens 8,32,128 --output-lens 1,16,64
 """
