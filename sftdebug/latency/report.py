@@ -189,6 +189,9 @@ def headline(summary: dict[str, Any]) -> str:
     text = f"{curve_text(fit)}; k {ms(fit['per_token_s'])}/token; R² {fit['r2_ttft']:.3f}"
     if not fit.get("trustworthy", True):
         text += " · NOT trustworthy: " + "; ".join(fit["trust_reasons"])
+    if len(summary.get("levels", [])) > 1:
+        knee = summary.get("knee")
+        text += f" · under load: knee at {knee} in flight" if knee else " · under load: no knee in the levels swept"
     return text
 
 
