@@ -132,3 +132,45 @@ def test_throughput_is_littles_law_over_the_levels_requests() -> None:
     stats = level_stats(recs, level=4)
     assert stats["throughput_tok_s"] == pytest.approx(4 * 40 / 4.0)  # 4 in flight, 40 tokens per 4 s of requests
     assert stats["p50_e2e_s"] == pytest.approx(2.0)
+
+
+class _CountingEngine:
+    """A fake in-process engine (no tokenizer, like an endpoint without --tokenizer) that counts the requests it
+    holds at once, as vLLM's AsyncLLM counts concurrent submissions."""
+
+    tokenizer = None
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock, self.now, self.peak, self.calls = threading.Lock(), 0, 0, 0
+
+    def generate(self, requests: list) -> list:
+        import time
+
+        from sftdebug.engines.base import Completion, Timing
+
+        [req] = requests  # the sweep submits one request per call: in flight = concurrent calls
+        with self.lock:
+            self.now, self.calls = self.now + 1, self.calls + 1
+            self.peak = max(self.peak, self.now)
+        x = req.params.max_new_tokens
+        time.sleep(0.002 * x)
+        with self.lock:
+            self.now -= 1
+        timing = Timing(ttft_s=0.002, e2e_s=0.002 * x, token_times_s=tuple(0.002 * (i + 1) for i in range(x)))
+        return [[Completion("", (), len(req.prompt.split()), "length", timing=timing, n_tokens=x)]]
+
+
+def test_the_sweep_keeps_the_level_in_flight_with_an_untimed_lead_and_trail(tmp_path: Path) -> None:
+    from sftdebug.core.runs import RunFolder
+    from sftdebug.latency.measure import SweepConfig, run_sweep
+
+    engine = _CountingEngine()
+    cfg = SweepConfig(prompt_lens=(4, 8), output_lens=(3, 5, 7), repeats=2, warmup=0, concurrency=(1, 4))
+    with RunFolder.open(tmp_path, "latency", {"model": "fake"}) as folder:
+        records = run_sweep(engine, cfg, folder, lambda *a: None)
+    assert len(records) == 24 and sorted(r["concurrency"] for r in records) == [1] * 12 + [4] * 12
+    assert engine.peak == 4, "never more than the level in flight, and the level reached"
+    assert engine.calls == 12 + (4 + 12 + 3), "level 4: 4 untimed requests lead the 12 timed ones, 3 trail them"
+    assert {r["key"] for r in records if r["concurrency"] == 4} == {f"c4-{r['key']}" for r in records[:12]}
