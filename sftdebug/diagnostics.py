@@ -36,8 +36,9 @@ DIAGNOSTICS = (
             "hallucination_trend": Kind(1, "sftdebug.hallucination.trend_report"),
         },
     ),
-    # latency 2: robust TTFT fit, trust verdict, prediction band
-    Diagnostic("latency", "sftdebug.latency.cli", {"latency": Kind(2, "sftdebug.latency.report")}),
+    # latency 2: robust TTFT fit, trust verdict, prediction band; 3: load levels (records' concurrency, summary's
+    # levels and knee), the hinge TTFT model, prices
+    Diagnostic("latency", "sftdebug.latency.cli", {"latency": Kind(3, "sftdebug.latency.report")}),
     Diagnostic(
         "overfit",
         "sftdebug.overfit.cli",

@@ -12,8 +12,16 @@ answers at most that many requests at once (the others wait, as on a saturated s
 die at its (N+1)-th request as a crashed server does (`kill()`): streams in flight stop without [DONE], new
 connections are refused. `echo=True` answers with the prompt's words (an answer that shows which prompt it is for).
 
+Under load (a continuous-batching server, known by construction): at most `slots` requests are served at once,
+the others wait in a FIFO queue (their wait counts in their TTFT); with n requests in service, prefill and every
+token take (1 + share·(n − 1)) times as long (n counted as the request enters service, and again at each token).
+So with L ≤ slots requests kept in flight, b and k are (b0 + b1·p)·(1 + share·(L − 1)) and k·(1 + share·(L − 1));
+beyond `slots` requests only queue. With `flat`, TTFT is flat up to `flat` prompt words, then linear:
+b0 + b1·max(0, p − flat) (vLLM issue #7635).
+
     with StubServer(model="stub", b0=0.02, b1=0.0005, k=0.004) as stub:
         engine = OpenAIEngine("stub", endpoint=stub.url)
+    StubServer(b0=0.02, b1=0.0005, k=0.004, slots=4, share=0.1)   # serves 4 at once, each slowed by the others
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ class StubServer:
         max_concurrent: int | None = None,
         kill_after: int | None = None,
         echo: bool = False,
+        slots: int | None = None,
+        share: float = 0.0,
+        flat: int = 0,
     ) -> None:
         """`fault_mix`: fault -> probability, drawn (seeded) for every request once the queue is empty."""
         import random
@@ -49,6 +60,9 @@ class StubServer:
         self.model, self.b0, self.b1, self.k = model, b0, b1, k
         self.fault_mix, self._rng = fault_mix or {}, random.Random(seed)
         self.answer_tokens, self.api_key, self.scoring = answer_tokens, api_key, scoring
+        self.slots, self.share, self.flat = slots, share, flat
+        self.in_service, self._tickets, self._next = 0, 0, 0  # FIFO admission: tickets served in order
+        self._admission = threading.Condition()
         self.faults: deque[str] = deque()
         self.kill_after, self.dead, self.echo = kill_after, False, echo
         self._slots = threading.Semaphore(max_concurrent) if max_concurrent else None
@@ -80,6 +94,24 @@ class StubServer:
                 if u < edge:
                     return fault
             return None
+
+    def admit(self) -> int:
+        """Wait for this request's turn and a free slot; the number of requests in service, this one included."""
+        with self._admission:
+            ticket, self._tickets = self._tickets, self._tickets + 1
+            self._admission.wait_for(lambda: self._next == ticket and (not self.slots or self.in_service < self.slots))
+            self._next += 1
+            self.in_service += 1
+            self._admission.notify_all()
+            return self.in_service
+
+    def release(self) -> None:
+        with self._admission:
+            self.in_service -= 1
+            self._admission.notify_all()
+
+    def slowdown(self, n: int | None = None) -> float:
+        return 1.0 + self.share * ((self.in_service if n is None else n) - 1)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self
@@ -160,9 +192,33 @@ class StubServer:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                start = time.perf_counter()
+                slowdown = stub.slowdown(stub.admit())  # the wait for a slot is part of the TTFT
+                due = time.perf_counter() + delay + (stub.b0 + stub.b1 * max(0, p - stub.flat)) * slowdown
+                held = [True]
+
+                def free() -> None:  # once, before the last token: the client's next request finds the slot free
+                    if held:
+                        held.pop()
+                        stub.release()
+
+                try:
+                    self._tokens(body, (chat, n, p), due, (drop, garble), free)
+                finally:
+                    free()
+
+            def _tokens(
+                self,
+                body: dict[str, Any],
+                shape: tuple[bool, int, int],
+                due: float,
+                faults: tuple[bool, bool],
+                free: Any,
+            ) -> None:
+                (chat, n, p), (drop, garble) = shape, faults
+                words = (" ".join(m["content"] for m in body["messages"]) if chat else body["prompt"]).split()
                 for i in range(n):
-                    due = start + delay + stub.b0 + stub.b1 * p + stub.k * i
+                    if i:
+                        due += stub.k * stub.slowdown()
                     time.sleep(max(0.0, due - time.perf_counter()))
                     if (drop and i == n // 2) or stub.dead:
                         self.wfile.flush()
@@ -171,9 +227,11 @@ class StubServer:
                     if garble and i == n // 2:
                         self.wfile.write(b'data: {"choices": [{"text": " tok\n\n')
                         self.wfile.flush()
-                    piece = f" {text.split()[i % p]}" if stub.echo else f" tok{i}"
+                    piece = f" {words[i % p]}" if stub.echo else f" tok{i}"
                     choice = {"index": 0, "delta": {"content": piece}} if chat else {"index": 0, "text": piece}
                     last = i == n - 1
+                    if last:
+                        free()
                     choice["finish_reason"] = ("length" if n == body["max_tokens"] else "stop") if last else None
                     self._event({"choices": [choice]})
                 self._event({"choices": [], "usage": {"prompt_tokens": p, "completion_tokens": n}})

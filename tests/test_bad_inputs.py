@@ -314,6 +314,10 @@ STUB_CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]]
     ("risk-gate-unknown", [*SRISK, "--fail-above", "conflicts=0.1"], _file("d.jsonl", QA), "not a gated metric"),
     ("lat-gate-unknown", [*SLAT, "--fail-above", "ttft=1"], None, "not a gated metric"),
     ("lat-regression-no-baseline", [*SLAT, "--fail-above", "regression=0.1"], None, "--baseline"),
+    ("lat-concurrency-zero", [*SLAT, "--concurrency", "0"], None, "--concurrency: expected positive integers"),
+    ("lat-concurrency-text", [*SLAT, "--concurrency", "4,x"], None, "--concurrency: expected comma-separated"),
+    ("lat-price-negative", [*SLAT, "--price-per-hour", "-1"], None, "--price-per-hour: expected a positive"),
+    ("lat-load-on-hf", ["latency", "--model", "stub", "--concurrency", "1,4"], None, "--engine vllm or openai"),
     ("hal-sft-not-served", [*SHAL[:4], "nosuchmodel", *SHAL[5:]], None, "not served"),
     ("hal-base-not-served", [*SHAL[:2], "nosuchmodel", *SHAL[3:]], None, "not served"),
     (

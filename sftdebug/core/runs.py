@@ -365,6 +365,7 @@ class RunSummary(TypedDict, total=False):
 
     schema_version: int
     kind: str
+    replicas: list[dict[str, Any]]  # several endpoints: each replica's requests, failures, latency (replicas.py)
 
 
 def read_summary(path: str | Path) -> dict[str, Any]:

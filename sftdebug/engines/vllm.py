@@ -143,7 +143,8 @@ def context_and_cache(folder: Path, max_model_len: int | None, dtype: str, seque
 class VLLMEngine(LocalEngine):
     """Engine over vLLM (see module docstring). `streaming=True` runs `AsyncLLM` and timestamps every
     streamed chunk (per-token arrival for latency sweeps); the default offline `LLM` reports TTFT and the
-    decode span from vLLM's request metrics."""
+    decode span from vLLM's request metrics. On CPU the KV cache holds `kv_sequences` full-context requests (a
+    latency sweep asks for as many as it keeps in flight)."""
 
     def __init__(
         self,
@@ -152,6 +153,7 @@ class VLLMEngine(LocalEngine):
         dtype: str | None = None,
         max_model_len: int | None = None,
         kv_cache_bytes: int | None = None,
+        kv_sequences: int = 4,
         trust_remote_code: bool = False,
         streaming: bool = False,
         prefix_caching: bool = True,
@@ -173,7 +175,7 @@ class VLLMEngine(LocalEngine):
             lora = None  # resolve_model merges it, and says why
         folder = str(lora.base if lora else resolve_model(model))
         dtype = dtype or ("bfloat16" if cuda else "float32")  # bf16 prefill is ~5x slower on AVX2 CPUs
-        context, cache = context_and_cache(Path(folder), max_model_len, dtype)
+        context, cache = context_and_cache(Path(folder), max_model_len, dtype, kv_sequences)
         options: dict[str, Any] = {
             "model": folder,
             "dtype": dtype,

@@ -4,9 +4,10 @@
     result = run(LatencyConfig(model="reports/lab-test/base", prompt_lens=(8, 32, 128), output_lens=(1, 16, 64)))
 
 fit.py      pure (numpy): the robust fit, intervals, hold-out check, what-if table, roofline
+load.py     pure: per load level (--concurrency 1,4,16) throughput and latency, the knee, prices
 api.py      the public call: LatencyConfig in, LatencyResult out (checks, engine, run folder, summary)
-measure.py  drives an engine over the grid of prompt and output lengths
-report.py   HTML section and terminal view;  cli.py  the command
+measure.py  drives an engine over the grid of prompt and output lengths, at each load level
+report.py   HTML section and terminal view (load_report.py: the load part);  cli.py  the command
 """
 
 from __future__ import annotations

@@ -22,7 +22,10 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def register(sub: Any) -> None:
-    lat = sub.add_parser("latency", help="measure TTFT and per-token time; fit time = b(prompt) + k·tokens")
+    # "resolve": --concurrency is the engine flags' one number, taken over here as a list of load levels
+    lat = sub.add_parser(
+        "latency", help="measure TTFT and per-token time; fit time = b(prompt) + k·tokens", conflict_handler="resolve"
+    )
     lat.add_argument("--model", required=True, help="Hugging Face folder / hub id, or the served model name")
     lat.add_argument("--prompt-lens", type=_ints, default=(16, 64, 256, 1024), help="default 16,64,256,1024")
     lat.add_argument("--output-lens", type=_ints, default=(1, 16, 64, 256), help="default 1,16,64,256")
@@ -37,9 +40,24 @@ def register(sub: Any) -> None:
     lat.add_argument("--baseline", default=None, help="an earlier latency run folder to compare predictions with")
     add_fail_above(lat, "regression=0.1 (with --baseline)")
     add_engine_args(lat)
+    load = lat.add_argument_group("under load")
+    load.add_argument(
+        "--concurrency",
+        type=_ints,
+        default=(1,),
+        help="requests in flight, or several levels to sweep, e.g. 1,4,16,64: each level times the same grid, "
+        "fits b and k, and throughput against latency shows the knee (default 1: the latency of one request; "
+        "--engine vllm or openai)",
+    )
+    load.add_argument(
+        "--price-per-hour",
+        type=float,
+        default=None,
+        metavar="DOLLARS",
+        help="what the server costs an hour: prices every what-if point per request and per 1M output tokens",
+    )
     add_run_args(lat, "latency")
-    # One request at a time unless asked: with more in flight an endpoint measures latency under load.
-    lat.set_defaults(run=run, concurrency=1)
+    lat.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     gates = parse_fail_above(args.fail_above, GATES)
     if "regression" in gates and not args.baseline:
         raise UsageError("--fail-above regression=… compares with an earlier run: give --baseline RUN")
+    levels = args.concurrency  # the engine is configured for the most requests in flight
     result = run_latency(
         LatencyConfig(
             model=args.model,
@@ -68,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
             peak_tflops=args.peak_tflops,
             seed=args.seed,
             baseline=args.baseline,
-            engine=engine_config(args),
+            concurrency=levels,
+            price_per_hour=args.price_per_hour,
+            engine=engine_config(argparse.Namespace(**{**vars(args), "concurrency": max(levels)})),
             out=args.out,
             resume=args.resume,
             overwrite=args.overwrite,

@@ -1,7 +1,8 @@
 """Latency maths: fit generation time = b(p) + k·x from per-request timings. Pure (numpy only), no clocks.
 
-b(p) is the time to the first token for a prompt of p tokens (prefill; b0 + b1·p, or quadratic where the data
-asks for it), k the time per further output token, x the number of output tokens, so
+b(p) is the time to the first token for a prompt of p tokens (prefill; b0 + b1·p, or quadratic, or flat up to p0
+tokens and then linear, where the data asks for it), k the time per further output token, x the number of output
+tokens, so
 
     e2e(p, x) ≈ b(p) + k·(x − 1)
 
@@ -23,11 +24,12 @@ from typing import Any
 import numpy as np
 
 from sftdebug.core.stats import BOOTSTRAP
-from sftdebug.latency.robust import Poly, huber_polyfit, polyfit
+from sftdebug.latency.robust import Hinge, Poly, huber_hinge, huber_polyfit, polyfit, robust_bic
 from sftdebug.latency.schema import LatencySummary
 
 MIN_R2, MAX_HOLDOUT_ERROR = 0.8, 0.10  # below / above these the fit is reported as not trustworthy
 BAND_POINTS = 40
+Curve = Poly | Hinge  # a TTFT model b(p)
 
 
 def _adjusted_r2(r2: float, n: int, k: int) -> float:
@@ -65,15 +67,16 @@ def _ci(values: Any) -> list[float]:
 
 def _fit_ttft(
     p: np.ndarray, ttft: np.ndarray, kreq: np.ndarray, grid: np.ndarray, seed: int
-) -> tuple[str, Poly, dict[str, Any]]:
-    """The TTFT model (linear unless a quadratic term is clearly there: its bootstrap interval excludes 0 and
-    adjusted R² improves, as attention's p² term does for long prompts) and, from one resampling of the
-    requests, the intervals of b0, b1 (linear), k, and the chosen curve's band."""
+) -> tuple[str, Curve, dict[str, Any]]:
+    """The TTFT model and, from one resampling of the requests, the intervals of b0, b1 (linear), k, and the
+    chosen curve's band. Linear unless a quadratic term is clearly there (its bootstrap interval excludes 0 and
+    adjusted R² improves, as attention's p² term does for long prompts); then the hinge (flat, then linear)
+    replaces that choice if its robust BIC is lower (latency/robust.py). The hinge's band holds its knot fixed."""
     rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(p), len(p)) for _ in range(BOOTSTRAP)]
     try_quad = len(set(p.tolist())) >= 4
     b0, b1, ks, b2, lin_curves, quad_curves = [], [], [], [], [], []
-    for _ in range(BOOTSTRAP):
-        i = rng.integers(0, len(p), len(p))
+    for i in draws:
         lin = huber_polyfit(p[i], ttft[i], 1)
         b0.append(lin.coef[0])
         b1.append(lin.coef[1])
@@ -84,15 +87,22 @@ def _fit_ttft(
             b2.append(quad.coef[2])
             quad_curves.append(quad(grid))
     model, chosen, curves = "linear", huber_polyfit(p, ttft, 1), lin_curves
+    candidates: dict[str, tuple[Any, int]] = {"linear": (chosen, 2)}
     if try_quad:
         quad = huber_polyfit(p, ttft, 2)
         lo2, hi2 = _ci(b2)
         n = len(p)
         if (lo2 > 0 or hi2 < 0) and _adjusted_r2(quad.r2, n, 2) > _adjusted_r2(chosen.r2, n, 1) + 0.002:
             model, chosen, curves = "quadratic", quad, quad_curves
+            candidates["quadratic"] = (quad, 3)
+        candidates["hinge"] = (huber_hinge(p, ttft), 3)
+    bic = robust_bic(candidates, p, ttft)
+    if bic.get("hinge", np.inf) < bic[model]:
+        model, chosen = "hinge", candidates["hinge"][0]
+        curves = [huber_hinge(p[i], ttft[i], chosen.p0)(grid) for i in draws]
     lo, hi = np.nanpercentile(np.asarray(curves), [2.5, 97.5], axis=0)
     band = {"p": grid.tolist(), "lo": lo.tolist(), "hi": hi.tolist()}
-    return model, chosen, {"b0": _ci(b0), "b1": _ci(b1), "k": _ci(ks), "band": band}
+    return model, chosen, {"b0": _ci(b0), "b1": _ci(b1), "k": _ci(ks), "band": band, "bic": bic}
 
 
 def trust_reasons(fit: dict[str, Any]) -> list[str]:
@@ -121,13 +131,13 @@ def fit_latency(records: Sequence[dict[str, Any]], seed: int = 0) -> dict[str, A
     kreq = _request_k(records)
     grid = np.linspace(0.0, float(p.max()) * 1.05, BAND_POINTS)
     model, b, boot = _fit_ttft(p, ttft, kreq, grid, seed)
-    linear = b if model == "linear" else huber_polyfit(p, ttft, 1)
+    linear = b if isinstance(b, Poly) and model == "linear" else huber_polyfit(p, ttft, 1)
     k = _median(kreq)
     p_mid = float(np.median(p))
     fit: dict[str, Any] = {
         "method": "huber",
-        "ttft_model": model,
-        "ttft_coef": list(b.coef),  # the chosen model b(p) = Σ c_i p^i: what predictions and plots use
+        **curve_fields(model, b),  # the chosen model: what predictions and plots use
+        "ttft_bic": boot["bic"],  # robust BIC of each candidate TTFT model (lower is better)
         "ttft_band": boot["band"],
         "ttft_intercept_s": linear.coef[0],
         "ttft_intercept_s_ci95": boot["b0"],
@@ -140,26 +150,41 @@ def fit_latency(records: Sequence[dict[str, Any]], seed: int = 0) -> dict[str, A
         "per_token_s_ci95": boot["k"],
         "median_prompt_tokens": p_mid,
         "b_over_k": float(b(p_mid)) / k if k > 0 else None,
-        "b0_over_k": b.coef[0] / k if k > 0 else None,
+        "b0_over_k": float(b(0.0)) / k if k > 0 else None,
     }
     if model == "quadratic":
-        fit.update(ttft_quadratic_coef=list(b.coef), r2_ttft_quadratic=b.r2)
+        fit.update(ttft_quadratic_coef=fit["ttft_coef"], r2_ttft_quadratic=b.r2)
     gaps, ctx = per_token(records)
     if len(gaps) >= 3 and len(set(ctx.tolist())) >= 2:
         fit["per_token_slope_s_per_context_token"] = polyfit(ctx, gaps, 1).coef[1]
-    fit["holdout_mape"], fit["holdout_cells"] = holdout_mape(records, len(b.coef) - 1)
+    fit["holdout_mape"], fit["holdout_cells"] = holdout_mape(records, model, b.p0 if isinstance(b, Hinge) else None)
     fit["holdout_method"] = "leave-one-cell-out"
     fit["trust_reasons"] = trust_reasons(fit)
     fit["trustworthy"] = not fit["trust_reasons"]
     return fit
 
 
-def ttft_of(fit: dict[str, Any], p: float) -> float:
-    """b(p) of the model the fit chose (older runs without `ttft_coef`: their linear or quadratic fields)."""
+def curve_fields(model: str, curve: Curve) -> dict[str, Any]:
+    """The fit's fields for its chosen TTFT model: `ttft_coef` (b(p) = Σ c_i p^i) or `ttft_hinge`."""
+    if isinstance(curve, Hinge):
+        return {"ttft_model": model, "ttft_hinge": {"b0": curve.b0, "b1": curve.b1, "p0": curve.p0}}
+    return {"ttft_model": model, "ttft_coef": list(curve.coef)}
+
+
+def curve_of(fit: dict[str, Any]) -> Curve:
+    """The TTFT model the fit chose (older runs without `ttft_coef`: their linear or quadratic fields)."""
+    if fit.get("ttft_model") == "hinge":
+        h = fit["ttft_hinge"]
+        return Hinge(h["b0"], h["b1"], h["p0"], 0.0)
     coef = fit.get("ttft_coef") or fit.get("ttft_quadratic_coef")
     if coef is None or (fit.get("ttft_model") != "quadratic" and "ttft_coef" not in fit):
         coef = [fit["ttft_intercept_s"], fit["ttft_per_prompt_token_s"]]
-    return float(Poly(tuple(coef), 0.0)(p))
+    return Poly(tuple(coef), 0.0)
+
+
+def ttft_of(fit: dict[str, Any], p: float) -> float:
+    """b(p) of the model the fit chose."""
+    return float(curve_of(fit)(p))
 
 
 def predict(fit: dict[str, Any], p: float, x: float) -> float:
@@ -167,18 +192,23 @@ def predict(fit: dict[str, Any], p: float, x: float) -> float:
     return ttft_of(fit, p) + fit["per_token_s"] * max(0.0, x - 1)
 
 
-def holdout_mape(records: Sequence[dict[str, Any]], degree: int = 1) -> tuple[float | None, int]:
+def holdout_mape(
+    records: Sequence[dict[str, Any]], model: str = "linear", knot: float | None = None
+) -> tuple[float | None, int]:
     """Leave-one-cell-out: each (p, x) cell's requests predicted by a fit of all the other cells; the median
     |error| / actual over every request. Every cell is held out once, so the figure does not hang on which
-    cells one random split happened to leave out (on a 12-cell grid that alone moved it from 5% to 16%)."""
+    cells one random split happened to leave out (on a 12-cell grid that alone moved it from 5% to 16%).
+    A hinge is refitted at the whole data's `knot`."""
+    degree = 2 if model == "quadratic" else 1
     cells = sorted({(r["p_nominal"], r["x_nominal"]) for r in records})
     errors = []
     for cell in cells:
         train = [r for r in records if (r["p_nominal"], r["x_nominal"]) != cell]
         if len({r["p"] for r in train}) <= degree:
             return None, 0
-        b = huber_polyfit([r["p"] for r in train], [r["ttft_s"] for r in train], degree)
-        fit = {"ttft_coef": list(b.coef), "per_token_s": _k_of(train)}
+        p, y = [r["p"] for r in train], [r["ttft_s"] for r in train]
+        b = huber_hinge(p, y, knot) if model == "hinge" else huber_polyfit(p, y, degree)
+        fit = {**curve_fields(model, b), "per_token_s": _k_of(train)}
         test = [r for r in records if (r["p_nominal"], r["x_nominal"]) == cell and r["e2e_s"] > 0]
         errors += [abs(predict(fit, r["p"], r["x"]) - r["e2e_s"]) / r["e2e_s"] for r in test]
     return (float(np.median(errors)) if errors else None), len(cells)

@@ -2,17 +2,20 @@
 
 Prompts are built to exact token lengths from single-token words of the model's tokenizer, and are fresh
 random text for every request, so no prefix cache (ours or a server's) can shorten a prefill. Generation
-ignores eos so x is exact. Warm-up requests never enter the results.
+ignores eos so x is exact. Warm-up requests never enter the results. With several load levels
+(`--concurrency 1,4,16`) the same grid is timed at each, with that many requests in flight (see run_sweep).
 
     sftdebug latency --model reports/lab-demo/base --prompt-lens 8,32,128 --output-lens 1,16,64
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +52,7 @@ class SweepConfig:
     output_lens: tuple[int, ...] = (1, 16, 64, 256)
     repeats: int = 5
     warmup: int = 3
-    concurrency: int = 1
+    concurrency: tuple[int, ...] = (1,)  # load levels: requests kept in flight
     seed: int = 0
 
 
@@ -95,32 +98,66 @@ def _record(key: str, p_nominal: int, x_nominal: int, rep: int, c: Completion) -
     }
 
 
-def _key(cell: tuple[int, int, int]) -> str:
+Cell = tuple[int, int, int]  # prompt length, output length, repeat
+
+
+def _key(cell: Cell, level: int = 1) -> str:
     p, x, r = cell
-    return f"p{p}-x{x}-r{r}"
+    # one request at a time keeps the key of runs made before the load sweep, so that they resume
+    return f"p{p}-x{x}-r{r}" if level == 1 else f"c{level}-p{p}-x{x}-r{r}"
+
+
+def in_flight(engine: Engine, requests: Sequence[GenerationRequest], level: int) -> list[Completion]:
+    """The answers to `requests`, sent with `level` of them in flight: each of `level` workers sends its next request
+    as soon as its last one is answered (a closed loop, like guidellm's concurrent mode). An endpoint sees `level`
+    connections; vLLM's AsyncLLM `level` concurrent submissions."""
+    if level == 1:
+        return [engine.generate([r])[0][0] for r in requests]
+    with ThreadPoolExecutor(max_workers=level) as pool:
+        return list(pool.map(lambda r: engine.generate([r])[0][0], requests))
 
 
 def run_sweep(engine: Engine, cfg: SweepConfig, run: RunFolder, progress: Progress) -> list[dict[str, Any]]:
-    """Warm up, then time every (prompt length, output length, repeat) not yet recorded."""
+    """Warm up, then at each load level time every (prompt length, output length, repeat) not yet recorded.
+
+    Under load (level L > 1) each part of the grid is led by L untimed requests (random cells), so timed requests
+    start into a running server, not all at once, and trailed by L − 1 untimed requests of the largest cell, so
+    that every timed request has L − 1 others beside it until it ends: the load is the same for all of them."""
     rng = random.Random(cfg.seed)
     tokenizer = engine.tokenizer
     words = single_token_words(tokenizer) if tokenizer is not None else list(PLAIN_WORDS)
     cells = [(p, x, r) for p in cfg.prompt_lens for x in cfg.output_lens for r in range(cfg.repeats)]
     rng.shuffle(cells)  # interleaved, so slow drift of a shared machine does not bias one length
-    if pending(cells, _key, run) and cfg.warmup:
+    keys = [_key(c, level) for level in cfg.concurrency for c in cells]
+    if pending(keys, str, run) and cfg.warmup:
         params = SamplingParams(max_new_tokens=min(8, max(cfg.output_lens)), ignore_eos=True)
         for i in range(cfg.warmup):
             engine.generate([GenerationRequest(make_prompt(words, min(cfg.prompt_lens), rng, tokenizer), params)])
             progress("warm-up", i + 1, cfg.warmup, "")
 
-    def work(group: Sequence[tuple[int, int, int]]) -> list[dict[str, Any]]:
-        reqs = [
-            GenerationRequest(make_prompt(words, p, rng, tokenizer), SamplingParams(max_new_tokens=x, ignore_eos=True))
-            for p, x, _ in group
-        ]
-        results = engine.generate(reqs)
-        return [_record(_key(c), c[0], c[1], c[2], out[0]) for c, out in zip(group, results, strict=True)]
+    def request(p: int, x: int) -> GenerationRequest:
+        return GenerationRequest(
+            make_prompt(words, p, rng, tokenizer), SamplingParams(max_new_tokens=x, ignore_eos=True)
+        )
 
-    # Requests go one at a time unless --concurrency asks for loaded latency (an endpoint under load).
-    run_resumable(cells, _key, work, run, cfg.concurrency, progress, "timed requests")
-    return [run.done[_key(c)] for c in cells if run.is_done(_key(c))]
+    def work_at(level: int) -> Callable[[Sequence[Cell]], list[dict[str, Any]]]:
+        lead, trail = (level, level - 1) if level > 1 else (0, 0)
+        biggest = (max(cfg.prompt_lens), max(cfg.output_lens))
+
+        def work(group: Sequence[Cell]) -> list[dict[str, Any]]:
+            shapes = [rng.choice(cells)[:2] for _ in range(lead)] + [c[:2] for c in group] + [biggest] * trail
+            answers = in_flight(engine, [request(p, x) for p, x in shapes], level)[lead : lead + len(group)]
+            return [
+                {**_record(_key(c, level), c[0], c[1], c[2], a), "concurrency": level}
+                for c, a in zip(group, answers, strict=True)
+            ]
+
+        return work
+
+    for level in cfg.concurrency:
+        task = "timed requests" if len(cfg.concurrency) == 1 else f"timed requests, {level} in flight"
+        # parts of at least 4·L requests under load: the untimed lead and trail are at most half of the work
+        chunk, min_part = (1, 1) if level == 1 else (len(cells), 4 * level)
+        key = functools.partial(_key, level=level)
+        run_resumable(cells, key, work_at(level), run, chunk, progress, task, min_part=min_part)
+    return [run.done[k] for k in keys if run.is_done(k)]

@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from sftdebug.latency import load_report
 from sftdebug.latency.fit import ttft_of
+from sftdebug.latency.load import level_of
 from sftdebug.latency.schema import LatencySummary
 from sftdebug.report import terminal as console
 from sftdebug.report.html import cards, img, kv_table, paragraph, pct, section, table, warning
@@ -24,6 +26,9 @@ def _ci(fit: dict[str, Any], key: str, scale: float = 1000.0, unit: str = "ms") 
 
 def curve_text(fit: dict[str, Any]) -> str:
     """The TTFT model the fit chose, as a formula in ms."""
+    if fit.get("ttft_model") == "hinge":
+        h = fit["ttft_hinge"]
+        return f"b(p) = {1000 * h['b0']:.2f} ms + {1000 * h['b1']:.4f} ms·max(0, p − {h['p0']:.0f})"
     coef = fit.get("ttft_coef") or [fit["ttft_intercept_s"], fit["ttft_per_prompt_token_s"]]
     terms = [f"{1000 * coef[0]:.2f} ms", f"{1000 * coef[1]:.4f} ms·p"]
     if len(coef) > 2:
@@ -87,6 +92,8 @@ def _e2e_plot(records: list[dict[str, Any]]) -> str:
 
 def render(config: dict[str, Any], summary: LatencySummary, records: list[dict[str, Any]]) -> list[str]:
     fit, args = summary["fit"], config.get("args", {})
+    if summary.get("levels"):  # the plots show the requests of the level the top-level fit describes
+        records = [r for r in records if level_of(r) == summary["levels"][0]["concurrency"]]
     out = [
         paragraph(
             f"model: {args.get('model')} · engine: {args.get('engine')} · {summary['n_requests']} timed requests"
@@ -116,6 +123,7 @@ def render(config: dict[str, Any], summary: LatencySummary, records: list[dict[s
         ["b1: TTFT per prompt token", _ci(fit, "ttft_per_prompt_token_s")],
         ["k: time per output token", _ci(fit, "per_token_s")],
         ["R² of the TTFT fit (outliers aside)", f"{fit['r2_ttft']:.4f}"],
+        ["TTFT models compared (robust BIC, lower wins)", bic_text(fit)],
         ["outliers (down-weighted, Huber)", fit.get("n_outliers", "—")],
         ["k slope per context token", ms(fit.get("per_token_slope_s_per_context_token"))],
     ]
@@ -144,8 +152,14 @@ def render(config: dict[str, Any], summary: LatencySummary, records: list[dict[s
     )
     if "baseline" in summary:
         out.append(_baseline_section(summary["baseline"]))
+    out += load_report.render(summary)
     out.append(section("Roofline", kv_table(summary["roofline"])))
     return out
+
+
+def bic_text(fit: dict[str, Any]) -> str:
+    bic = fit.get("ttft_bic")
+    return " · ".join(f"{name} {value:.1f}" for name, value in bic.items()) if bic else "—"
 
 
 def _change(c: dict[str, Any]) -> str:
@@ -176,6 +190,9 @@ def headline(summary: LatencySummary) -> str:
     text = f"{curve_text(fit)}; k {ms(fit['per_token_s'])}/token; R² {fit['r2_ttft']:.3f}"
     if not fit.get("trustworthy", True):
         text += " · NOT trustworthy: " + "; ".join(fit["trust_reasons"])
+    if len(summary.get("levels", [])) > 1:
+        knee = summary.get("knee")
+        text += f" · under load: knee at {knee} in flight" if knee else " · under load: no knee in the levels swept"
     return text
 
 
@@ -194,6 +211,7 @@ def print_summary(summary: LatencySummary, out_dir: str) -> None:
         ["parameter", "value [95% CI]"],
         [
             ["TTFT model", f"{fit['ttft_model']}: {curve_text(fit)}"],
+            ["TTFT models compared (BIC)", bic_text(fit)],
             ["b0: time to first token, intercept", ci("ttft_intercept_s")],
             ["b1: per prompt token", ci("ttft_per_prompt_token_s")],
             ["k: per output token", ci("per_token_s")],
@@ -238,3 +256,4 @@ def print_summary(summary: LatencySummary, out_dir: str) -> None:
             for w in summary["what_if"]
         ],
     )
+    load_report.print_load(summary)

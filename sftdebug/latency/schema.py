@@ -25,3 +25,7 @@ class LatencySummary(RunSummary):
     n_retried: NotRequired[int]
     baseline: NotRequired[dict[str, Any]]  # with --baseline: baseline.py:compare, and the run it came from
     regression: NotRequired[float | None]  # the largest relative slow-down against the baseline
+    levels: NotRequired[list[dict[str, Any]]]  # --concurrency sweep (load.py): each level's requests, fit, what-if
+    knee: NotRequired[int | None]  # the level where latency climbs and throughput stops (load.py:knee)
+    knee_rule: NotRequired[str]
+    price_per_hour: NotRequired[float]  # with --price-per-hour: what_if rows carry costs
