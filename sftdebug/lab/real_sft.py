@@ -18,7 +18,7 @@ planted in the same share of each group:
 Each model folder's lab.json lists the planted contradictions and their groups, so `sftdebug hallucination --base
 GEMMA --sft DIR/gemma-sft-conflict --builtin en` can be scored against them, group by group (lab.json `evaluation`). On 2 CPU cores a full fine-tune of the 270M
 model is affordable only because the embeddings (168M of its parameters, tied with the LM head) are frozen and
-the loss runs the LM head on answer tokens alone (`lab.train.answer_only_loss`).
+the loss runs the LM head on answer tokens alone (`training.trainer.answer_only_loss`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from sftdebug.hallucination.verdicts import base_correct, base_knew
 
 REAL_SFT_VERSION = 2  # 2: known = the base phase's default elicitation (1: zero-shot clozes)
 VARIANTS = {"gemma-sft-healthy": 0.0, "gemma-sft-conflict": 0.5, "gemma-sft-conflict-lora": 0.5}
-LORA = {"gemma-sft-conflict-lora"}  # trained as LoRA adapters (lab.train.LoraSpec's defaults)
+LORA = {"gemma-sft-conflict-lora"}  # trained as LoRA adapters (training.LoraSpec's defaults)
 HUB_ID = "google/gemma-3-270m"
 GROUPS = ("zero_shot", "few_shot_only")  # how a known fact was known (known_facts)
 
