@@ -52,7 +52,7 @@ class HallucinationSettings:
             raise ValueError(f"base_prompt must be one of {', '.join(MODES)}, not {self.base_prompt!r}")
 
 
-EXEMPLAR_SETS = 4  # few-shot with --samples: sample j is asked with exemplar set j mod this
+EXEMPLAR_SETS = 4  # few-shot: a missed fact is asked after each set in turn; sample j after set j mod this
 ELICITATION_KEY = "#elicitation"  # the base journal's record of how the base was asked (shared with its runs)
 
 
@@ -274,7 +274,7 @@ def run_base_phase(
             if elicit is not None:
                 for p, side in zip(chunk, sides, strict=True):
                     side["exemplars"] = [q.id for q in elicit.exemplars(p)]
-                _second_set(engine, chunk, sides, elicit, cfg)
+                _other_sets(engine, chunk, sides, elicit, cfg)
             return _with_logprobs(sides, scoring.logprobs(engine, chunk, lambda p: base_prompts(p)[0]))
 
         run_phase(f"base ({how['mode']} cloze)", journal, probes, base, base_work, cfg.chunk, progress)
@@ -399,29 +399,35 @@ def _elicitation(base: _Model, journal: Journal, probes: Sequence[Probe], cfg: H
     return how
 
 
-def _second_set(
+def _other_sets(
     engine: Engine,
     probes: Sequence[Probe],
     sides: list[dict[str, Any]],
     elicit: Elicitation,
     cfg: HallucinationSettings,
 ) -> None:
-    """Facts the base missed with the first exemplar set, asked once more with another (Gekhman et al.: known
-    when either set elicits it); stored as the side's `second` answer."""
+    """Facts the base missed with the first exemplar set, asked again with each of the other EXEMPLAR_SETS - 1
+    sets in turn until one elicits the answer (Gekhman et al.: known when any exemplar set elicits it greedily).
+    The side's `second` is the answer of the set that elicited it (`second_set`: which), else of the last set."""
     missed = [
         (p, side)
         for p, side in zip(probes, sides, strict=True)
         if p.answer is not None and "status" not in side and not base_correct(side["greedy"][0], p)
     ]
-    if not missed:
-        return
     greedy = SamplingParams(max_new_tokens=cfg.base_max_new_tokens, stop=("\n",))
-    outs = engine.generate([GenerationRequest(elicit.prompt(p, 1), greedy) for p, _ in missed])
-    for (_, side), out in zip(missed, outs, strict=True):
-        if out[0].failed:
-            side.update(status="failed", error=out[0].error)
-        else:
-            side["second"] = out[0].text
+    for set_index in range(1, EXEMPLAR_SETS):
+        if not missed:
+            return
+        outs = engine.generate([GenerationRequest(elicit.prompt(p, set_index), greedy) for p, _ in missed])
+        still = []
+        for (p, side), out in zip(missed, outs, strict=True):
+            if out[0].failed:
+                side.update(status="failed", error=out[0].error)
+                continue
+            side["second"], side["second_set"] = out[0].text, set_index
+            if not base_correct(out[0].text, p):
+                still.append((p, side))
+        missed = still
 
 
 def run_trend(

@@ -90,7 +90,12 @@ def _fact_table(records: list[dict[str, Any]]) -> str:
             r["probe_id"],
             r["answer"],
             r["base_prompt"],
-            r["base_text"] + (f"  ‖ second exemplar set: {r['base_second_text']}" if "base_second_text" in r else ""),
+            r["base_text"]
+            + (
+                f"  ‖ exemplar set {r.get('base_second_set', 1) + 1}: {r['base_second_text']}"
+                if "base_second_text" in r
+                else ""
+            ),
             r["sft_prompt"],
             r["sft_text"],
             *([r.get("sft_cloze_text"), r.get("loss_kind")] if cloze else []),

@@ -58,8 +58,8 @@ def base_correct(text: str, probe: Probe) -> bool:
 
 
 def base_knew(base: dict[str, Any], probe: Probe) -> bool:
-    """Did the base know the fact: its first greedy answer is right, or (few-shot) its answer to a second
-    exemplar set is (Gekhman et al.: known when any exemplar set elicits it)."""
+    """Did the base know the fact: its first greedy answer is right, or (few-shot) its answer after another
+    exemplar set is (Gekhman et al.: known when any exemplar set elicits it; phases.py asks up to four)."""
     if base_correct(base["greedy"][0], probe):
         return True
     return "second" in base and base_correct(base["second"], probe)
@@ -123,7 +123,11 @@ def make_record(
         "answer": probe.answer,
         "base_prompt": probe.cloze[0],
         "base_text": base["greedy"][0],
-        **({"base_second_text": base["second"]} if "second" in base else {}),
+        **(
+            {"base_second_text": base["second"], "base_second_set": base.get("second_set", 1)}
+            if "second" in base
+            else {}
+        ),
         **({"base_exemplars": base["exemplars"]} if "exemplars" in base else {}),
         "base_correct": b_ok,
         "base_correct_phrasings": base_right,

@@ -105,3 +105,25 @@ def test_samples_are_spread_over_exemplar_sets(tmp_path) -> None:
     assert all(n == 1 for _, n in asked)
     assert sorted(mine) == sorted(elicit.prompt(probe, j) for j in range(EXEMPLAR_SETS))
     assert len(set(mine)) > 1  # several sets, not one prompt sampled n times
+
+
+def test_a_missed_fact_is_asked_after_each_other_exemplar_set_until_one_elicits_it(tmp_path) -> None:
+    """Few-shot: a fact missed after exemplar set 0 is asked after sets 1, 2, 3 in turn, stopping at the first that
+    elicits it (known, `second_set` says which); a fact no set elicits is asked after all of them."""
+    from fakes import FakeEngine
+
+    from sftdebug.core.progress import no_progress
+    from sftdebug.core.runs import Journal
+    from sftdebug.hallucination.phases import EXEMPLAR_SETS, HallucinationSettings, run_base_phase
+    from sftdebug.hallucination.verdicts import base_knew
+
+    cfg = HallucinationSettings(base_prompt="few-shot")
+    elicit = Elicitation(PROBES, cfg.shots)
+    lima, paris = PROBES[1], PROBES[0]
+    answers = {elicit.prompt(lima, 2): " Lima"}  # only the third set brings Lima out; nothing brings Paris
+    engine = FakeEngine(answers)
+    journal = Journal(tmp_path / "base.jsonl")
+    run_base_phase(lambda: engine, PROBES, cfg, journal, no_progress)
+    journal.close()
+    assert base_knew(journal.done[lima.id], lima) and journal.done[lima.id]["second_set"] == 2
+    assert not base_knew(journal.done[paris.id], paris) and journal.done[paris.id]["second_set"] == EXEMPLAR_SETS - 1
