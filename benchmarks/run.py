@@ -22,6 +22,7 @@ BENCHES = (
     "bench_lmeval",
     "bench_trend",
     "bench_adapters",
+    "bench_lora_cost",
     "bench_callback",
     "bench_risk",
     "bench_real",
