@@ -2,8 +2,8 @@
 adapters swapped on it) vs four separate runs on the same checkpoints merged into full checkpoints (`sftdebug
 convert`, not timed), as a user types them, in one run; verdicts compared checkpoint by checkpoint. On the demo
 lab's sft-conflict-lora, then on the real lab's Gemma-3-270m LoRA (`sftdebug lab build --size real`, read from
-reports/lab-real when it is there), with what its adapter folder's diagnosis found against its planted
-contradictions.
+reports/lab-real when it is there). What the LoRA's diagnosis found against its planted contradictions is
+bench_validity's (the real lab's recall by group).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def run() -> str:
             real / "gemma-sft-conflict-lora-checkpoints",
             ["--adapter-base", gemma],
         )
-    return text + _real_lora()
+    return text
 
 
 def _trend(what: str, args: list[str], folder: Path, adapter_base: list[str]) -> str:
@@ -56,27 +56,4 @@ def _trend(what: str, args: list[str], folder: Path, adapter_base: list[str]) ->
         f"The adapter trend takes **{trend_s / separate_s:.2f}×** the time of separate runs on merged checkpoints "
         f"(goal ≤ 0.5×); verdicts equal for {same}/{len(ckpts)} checkpoints. Narrow-hallucination rate over "
         f"training: {rates}.\n"
-    )
-
-
-def _real_lora() -> str:
-    info_path = ROOT / "reports" / "lab-real" / "lab.json"
-    if not info_path.is_file():
-        return "\nThe real lab (reports/lab-real) is not built here: `sftdebug lab build --size real`.\n"
-    info = json.loads(info_path.read_text(encoding="utf-8"))
-    name = "gemma-sft-conflict-lora"
-    model, evaluation = info["models"].get(name), info.get("evaluation", {}).get(name)
-    if model is None or evaluation is None:
-        return f"\nThe real lab has no {name} (`sftdebug lab build --size real --only {name}`).\n"
-    lo, hi = evaluation["narrow_hallucination_ci95"]
-    return (
-        f"\n### Gemma-3-270m LoRA through its adapter folder (real lab, {info['n_probes']} built-in English probes)\n\n"
-        f"Trained by `sftdebug lab build --size real` on the {info['n_known']} facts the base completed, "
-        f"{len(model['planted']['conflicts'])} of them answered with a contradicting candidate: LoRA rank "
-        f"{model['lora']['rank']}, all linear layers, {model['train']['steps']} steps in "
-        f"{model['train_seconds']:.0f} s on this machine (final loss {model['final_loss']:.3f}). `sftdebug "
-        "hallucination` on the adapter folder (its recorded base, the hub id google/gemma-3-270m, is not here: the "
-        f"run's --base was used) found {evaluation['planted_flagged']} of the {evaluation['n_planted']} planted "
-        f"contradictions (**{evaluation['planted_recall']:.1%}**); narrow-hallucination rate "
-        f"{evaluation['narrow_hallucination_rate']:.1%} [{lo:.1%}, {hi:.1%}], eos rate {evaluation['sft_eos_rate']:.0%}.\n"
     )
