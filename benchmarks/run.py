@@ -28,6 +28,7 @@ BENCHES = (
     "bench_real",
     "bench_validity",
     "bench_stages",
+    "bench_fast_tier",
     "bench_datalint",
     "bench_faults",
     "bench_replicas",

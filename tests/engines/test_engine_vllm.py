@@ -308,14 +308,14 @@ def test_engine_arguments_reach_vllm_and_config_json(lab: Path, tmp_path: Path) 
     the running engine's config) and into the run's config.json; the engine is torn down between two loads."""
     from sftdebug.engines.config import EngineConfig
 
-    cfg = EngineConfig(engine="vllm", tensor_parallel_size=1, max_model_len=512, vllm_args={"max_num_seqs": 8})
+    cfg = EngineConfig(engine="vllm", tensor_parallel_size=1, max_model_len=128, vllm_args={"max_num_seqs": 8})
     for _ in range(2):  # a second engine in the same process after close(): the first released everything
         engine = load_engine("vllm", str(lab / "base"), **cfg.options())
         try:
             config = engine.llm.llm_engine.vllm_config  # type: ignore[attr-defined]
             assert config.parallel_config.tensor_parallel_size == 1
             assert config.scheduler_config.max_num_seqs == 8
-            assert config.model_config.max_model_len == 512
+            assert config.model_config.max_model_len == 128  # below the lab model's own 256
             [[c]] = engine.generate([GenerationRequest("The", SamplingParams(max_new_tokens=2))])
             assert c.token_ids
         finally:
