@@ -16,7 +16,7 @@ from sftdebug.hallucination.phases import HallucinationSettings, chat_prompt, ru
 from sftdebug.hallucination.recheck import RECHECK_FACTOR, recheck_order
 
 # its module-scoped runs are built once: the whole module on one pytest-xdist worker
-pytestmark = pytest.mark.xdist_group("hallucination-lab")
+pytestmark = [pytest.mark.xdist_group("hallucination-lab"), pytest.mark.slow]  # three 500-probe runs on organisms
 
 
 class Shared:
