@@ -206,7 +206,6 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
         _adapter("other-size"),
         "does not fit",
     ),
-    ("vllm-arg-unknown", [*VGEN, "--vllm-arg", "no_such_option=1"], None, "unexpected keyword argument"),
     ("vllm-arg-no-value", [*VGEN, "--vllm-arg", "max_num_seqs"], None, "KEY=VALUE"),
     ("vllm-tp-zero", [*VGEN, "--tensor-parallel-size", "0"], None, "--tensor-parallel-size must be >= 1"),
     ("vllm-dp-negative", [*VGEN, "--data-parallel-size", "-2"], None, "--data-parallel-size must be >= 1"),
@@ -216,6 +215,14 @@ CASES: list[tuple[str, list[str], Callable[[Path, Path], str] | None, str]] = [
     ("convert-missing", ["convert", "./nope.gguf"], None, "no such file"),
     ("demo-realdata", ["demo", "--realdata", "./no/such/dir"], None, "no such folder"),
 ]
+
+
+@pytest.mark.slow  # asks vLLM itself (its import takes seconds): outside the fast tier
+def test_unknown_vllm_engine_argument_is_refused_with_vllms_message(lab: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = sftdebug(*[a.format(lab=lab) for a in VGEN], "--vllm-arg", "no_such_option=1", "--out", str(out))
+    one_line_error(proc, "--vllm-arg no_such_option", "unexpected keyword argument")
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("argv,make,needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
