@@ -49,7 +49,14 @@ def child(argv: list[str]) -> dict[str, Any]:
     t0 = time.perf_counter()
     rc = main(argv)
     total = time.perf_counter() - t0
-    return {"rc": rc, "total_s": total, "stages": {k: {"s": v[1] - v[0], "n": v[2]} for k, v in stages.items()}}
+    import torch
+
+    return {
+        "rc": rc,
+        "total_s": total,
+        "threads": torch.get_num_threads(),
+        "stages": {k: {"s": v[1] - v[0], "n": v[2]} for k, v in stages.items()},
+    }
 
 
 def timed_stages(out: Path, extra: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -95,8 +102,14 @@ def run() -> str:
         + f"\n\nsftdebug takes **{ours_s / lm_s:.2f}×** the time of lm-eval run twice (goal ≤ 0.5×). The base was "
         f"asked {how['mode']} ({how['shots']} exemplars; lm-eval's cloze is bare). eos recheck: "
         f"{stops.get('n_rechecked', 0)} of {stops['n_cut_at_budget']} cut answers continued, "
-        f"{stops.get('recheck_stop_rate', 0):.0%} ended with eos (95% CI {stops.get('recheck_stop_ci95')}).\n"
+        f"{stops.get('recheck_stop_rate', 0):.0%} ended with eos (95% CI {_ci(stops.get('recheck_stop_ci95'))}). "
+        f"sftdebug ran {got['threads']} torch threads (its default on a machine not otherwise busy: engines/hf.py)."
+        "\n"
     )
+
+
+def _ci(ci: list[float] | None) -> str:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "none"
 
 
 if __name__ == "__main__":

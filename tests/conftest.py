@@ -32,6 +32,8 @@ LAB_SOURCES = ["lab/build.py", "lab/world.py", "training/trainer.py", "core/labs
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share the cores: engines run one torch thread each
+    os.environ.setdefault("SFTDEBUG_THREADS", "1")
 
 
 def _lab_key() -> str:

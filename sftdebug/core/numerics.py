@@ -4,7 +4,10 @@ Training the lab is deterministic on one machine at any thread count, but two CP
 torch's ATen picks AVX-512 code where the CPU has it, MKL and oneDNN dispatch on the CPU too, and their float
 sums round differently, so a lab trained on an AVX-512 machine is a different lab (measured here: other base
 weights, and a risk recall of 0.884 instead of 0.93). Capping all three at AVX2 makes every AVX2-or-better
-machine run the same code paths. The variables are read when torch (and MKL/oneDNN) first load, so `pin()` must
+machine run the same code paths. The thread count is pinned too: on an AVX-512 machine 1 and 2 threads trained
+other weights (and so did torch.set_num_threads(2) over a default of 2: it also turns MKL's dynamic threading off),
+so the lab trains at OMP_NUM_THREADS=2 from process start — the default of the 2-core machines every earlier lab was
+trained on, whose weights this keeps. The variables are read when torch (and MKL/oneDNN) first load, so `pin()` must
 run before `import torch`; `is_pinned()` says whether it did.
 """
 
@@ -16,7 +19,7 @@ import sys
 
 # MKL_CBWR=AVX2 is MKL's conditional numerical reproducibility at the AVX2 code path (COMPATIBLE also gives
 # equal weights but trains 2x slower); ATEN_CPU_CAPABILITY and ONEDNN_MAX_CPU_ISA cap torch's own kernels.
-PINNED = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+PINNED = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2", "OMP_NUM_THREADS": "2"}
 
 
 def applies() -> bool:
@@ -46,7 +49,10 @@ def is_pinned() -> bool:
         return True
     import torch
 
-    return bool(torch.backends.cpu.get_cpu_capability() == "AVX2")
+    # a process that changed its threads since (an engine's --threads) trains otherwise
+    return bool(
+        torch.backends.cpu.get_cpu_capability() == "AVX2" and torch.get_num_threads() == int(PINNED["OMP_NUM_THREADS"])
+    )
 
 
 def describe() -> dict[str, str]:

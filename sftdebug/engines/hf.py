@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import torch
@@ -30,6 +31,21 @@ MERGED = "_sftdebug_merged"  # attribute of a PEFT model: the adapter merged int
 SCORE_BATCH_FACTOR = 4
 SCORE_LOGITS_BYTES = 1 << 30  # float32 logits one scoring batch may hold
 _ScoreItem = tuple[int, list[int], list[int]]  # (request index, prompt ids, continuation ids)
+
+
+@cache
+def default_threads() -> int:
+    """Torch threads on CPU when `--threads` is not given: SFTDEBUG_THREADS when set (the tests' workers: one each),
+    else every core this process may use that the machine is not already busy with (its one-minute load average),
+    at least one. A thread that
+    has to wait for a busy core holds the others back at every step: on a busy 2-core machine two threads ran 7×
+    slower than one; on a quiet one, two beat one (benchmarks/results.md, bench_stages). Decided once per
+    process: a later engine would otherwise count the load of this process's own earlier work."""
+    if os.environ.get("SFTDEBUG_THREADS", "").isdigit() and int(os.environ["SFTDEBUG_THREADS"]) > 0:
+        return int(os.environ["SFTDEBUG_THREADS"])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, cores - busy)
 
 
 def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[torch.device, torch.dtype]:
@@ -88,8 +104,7 @@ class HFEngine(LocalEngine):
         folder = lora.base if lora else resolve_model(model)
         dev, torch_dtype = pick_device_dtype(device, dtype)
         if dev.type == "cpu":
-            # Leave a core to the rest of the machine: on a shared 2-core box, 2 threads lose to 1 badly.
-            torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) - 1))
+            torch.set_num_threads(threads or default_threads())
         try:
             tokenizer = AutoTokenizer.from_pretrained(
                 adapters.tokenizer_folder(lora) if lora else folder, trust_remote_code=trust_remote_code

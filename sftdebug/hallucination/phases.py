@@ -345,8 +345,33 @@ def run_hallucination(
         for p in complete
         if not run.is_done(p.id)
     )
-    rechecks = recheck_finishes(eos_j.done, sample)
-    summary = summarize([run.done[p.id] for p in complete], rechecks=rechecks)
+    retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
+    summary = finish_summary(
+        [run.done[p.id] for p in complete],
+        recheck_finishes(eos_j.done, sample),
+        cfg,
+        how,
+        n_failed=len(probes) - len(complete),
+        n_retried=sum(p.id in retried for p in complete),  # complete only after a retry
+        notes=[s.skipped for s in (scoring, sft_scoring) if s.skipped],
+    )
+    run.write_summary(summary)
+    return summary
+
+
+def finish_summary(
+    records: Sequence[dict[str, Any]],
+    rechecks: Sequence[str],
+    cfg: HallucinationSettings,
+    how: dict[str, Any],
+    *,
+    n_failed: int,
+    n_retried: int,
+    notes: Sequence[str],
+) -> HallucinationSummary:
+    """A run's summary from its verdict records and eos rechecks, with how the run went (its base elicitation,
+    failures, retries, notes not made from records): an unsharded run's, and the merge of its shards'."""
+    summary = summarize(records, rechecks=rechecks)
     if rechecks:  # the sequential rule that sized the sample, and whether its interval cleared the line
         summary["sft_stopping"]["recheck_rule"] = {
             "batch": cfg.recheck_batch,
@@ -360,16 +385,13 @@ def run_hallucination(
         "shots": how["shots"],
         "screen": how["screen"],
     }
-    summary["n_failed"] = len(probes) - len(complete)
-    retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
-    summary["n_retried"] = sum(p.id in retried for p in complete)  # complete only after a retry
-    summary["warnings"] += [s.skipped for s in (scoring, sft_scoring) if s.skipped]
-    if summary["n_failed"]:
+    summary["n_failed"] = n_failed
+    summary["n_retried"] = n_retried
+    summary["warnings"] += list(dict.fromkeys(notes))
+    if n_failed:
         summary["warnings"].append(
-            f"{summary['n_failed']} probes still failed after the retry rounds (engine errors): rerun with --resume "
-            "to retry them"
+            f"{n_failed} probes still failed after the retry rounds (engine errors): rerun with --resume to retry them"
         )
-    run.write_summary(summary)
     return summary
 
 

@@ -27,18 +27,17 @@ from sftdebug.hallucination.phases import (
     ELICITATION_KEY,
     HallucinationSettings,
     _Scoring,
+    finish_summary,
     run_base_phase,
     run_hallucination,
 )
 from sftdebug.hallucination.recheck import (
-    STOP_SHARE,
     recheck_finishes,
     recheck_order,
     recheck_settled,
     recheck_sizes,
 )
 from sftdebug.hallucination.schema import HallucinationSummary
-from sftdebug.hallucination.verdicts import summarize
 
 ITEM = "key"  # the record field naming the probe a record is about (what shards split)
 JOURNALS = ("base", "sft", "sft_cloze", "eos")
@@ -82,28 +81,17 @@ def merge_shards(shards: Sequence[ShardRun], run: RunFolder) -> HallucinationSum
     by_id = {r["key"]: r for s in shards for r in s.records}
     run.append(by_id[p.id] for p in probes)
     cfg = HallucinationSettings()  # the recheck rule is not a flag: every run has the default's
-    rechecks = recheck_finishes(eos_j.done, _recheck_sample(probes, sft_j.done, eos_j.done, cfg))
-    summary = summarize(run.records(), rechecks=rechecks)
-    if rechecks:
-        summary["sft_stopping"]["recheck_rule"] = {
-            "batch": cfg.recheck_batch,
-            "most": cfg.eos_recheck,
-            "threshold": STOP_SHARE,
-            "settled": recheck_settled(rechecks),
-        }
-    how = base_j.done[ELICITATION_KEY]
-    summary["base_elicitation"] = {
-        "requested": how["requested"],
-        "mode": how["mode"],
-        "shots": how["shots"],
-        "screen": how["screen"],
-    }
-    summary["n_failed"] = 0
     retried = set().union(*(j.retried() for j in (base_j, sft_j, cloze_j)))
-    summary["n_retried"] = sum(p.id in retried for p in probes)
-    # notes not made from records (an engine that could not score): each shard's, once
-    notes = [w for s in shards for w in s.summary.get("warnings", []) if " skipped: " in w]
-    summary["warnings"] += list(dict.fromkeys(notes))
+    summary = finish_summary(
+        run.records(),
+        recheck_finishes(eos_j.done, _recheck_sample(probes, sft_j.done, eos_j.done, cfg)),
+        cfg,
+        base_j.done[ELICITATION_KEY],
+        n_failed=0,
+        n_retried=sum(p.id in retried for p in probes),
+        # notes not made from records (an engine that could not score): each shard's, once
+        notes=[w for s in shards for w in s.summary.get("warnings", []) if " skipped: " in w],
+    )
     run.write_summary(summary)
     return summary
 
