@@ -36,16 +36,33 @@ _ScoreItem = tuple[int, list[int], list[int]]  # (request index, prompt ids, con
 @cache
 def default_threads() -> int:
     """Torch threads on CPU when `--threads` is not given: SFTDEBUG_THREADS when set (the tests' workers: one each),
-    else every core this process may use that the machine is not already busy with (its one-minute load average),
-    at least one. A thread that
-    has to wait for a busy core holds the others back at every step: on a busy 2-core machine two threads ran 7×
-    slower than one; on a quiet one, two beat one (benchmarks/results.md, bench_stages). Decided once per
-    process: a later engine would otherwise count the load of this process's own earlier work."""
+    else every core this process may use that other processes are not busy with right now, at least one. A thread
+    that has to wait for a busy core holds the others back at every step: on a busy 2-core machine two threads ran
+    7× slower than one; on a quiet one two ran 1.5× faster than one. Decided once per process."""
     if os.environ.get("SFTDEBUG_THREADS", "").isdigit() and int(os.environ["SFTDEBUG_THREADS"]) > 0:
         return int(os.environ["SFTDEBUG_THREADS"])
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, cores - busy)
+    return max(1, min(cores, round((os.cpu_count() or cores) - _busy_cores())))
+
+
+def _busy_cores(window: float = 0.3) -> float:
+    """Cores other processes keep busy now: the machine's busy time in /proc/stat over a short window, less this
+    process's own. Not the load average: it lags a minute, so a command run right after another would see the
+    first one's load. Without /proc, the load average all the same."""
+
+    def busy() -> tuple[int, float, float]:
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]  # user .. steal (guest time is in user already)
+        return sum(ticks) - ticks[3] - ticks[4], time.process_time(), time.monotonic()  # less idle and iowait
+
+    try:
+        b0, own0, t0 = busy()
+        time.sleep(window)
+        b1, own1, t1 = busy()
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return max(0.0, ((b1 - b0) / hz - (own1 - own0)) / (t1 - t0))
 
 
 def pick_device_dtype(device: str | None, dtype: str | None) -> tuple[torch.device, torch.dtype]:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
+import time
 
 import pytest
 from helpers import bar
@@ -128,3 +131,20 @@ def test_candidates_sharing_their_prompt_score_as_alone(engines, probes, model: 
     for a, b in zip(together, alone, strict=True):
         assert a.tokens == b.tokens
         assert a.token_logprobs == pytest.approx(b.token_logprobs, abs=1e-4)
+
+
+def test_default_threads_leave_out_cores_others_keep_busy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sftdebug.engines import hf
+
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert hf._busy_cores() > 0.7  # the spinner's core (and whatever else runs), not this process's sleep
+    finally:
+        spinner.kill()
+    monkeypatch.setenv("SFTDEBUG_THREADS", "3")
+    hf.default_threads.cache_clear()
+    try:
+        assert hf.default_threads() == 3
+    finally:
+        hf.default_threads.cache_clear()
