@@ -1,6 +1,6 @@
-"""Pinned CPU numerics: the same lab weights on every x86-64 CPU of this project's kind.
+"""Pinned CPU numerics: the same lab weights on as many x86-64 CPUs of this project's kind as pinning reaches.
 
-Training the lab is deterministic on one machine at any thread count, but two CPUs can take different kernels:
+Training the lab is deterministic on one machine at a given thread count, but two CPUs can take different kernels:
 torch's ATen picks AVX-512 code where the CPU has it, MKL and oneDNN dispatch on the CPU too, and their float
 sums round differently, so a lab trained on an AVX-512 machine is a different lab (measured here: other base
 weights, and a risk recall of 0.884 instead of 0.93). Capping all three at AVX2 makes every AVX2-or-better
@@ -8,7 +8,8 @@ machine run the same code paths. The thread count is pinned too: on an AVX-512 m
 other weights (and so did torch.set_num_threads(2) over a default of 2: it also turns MKL's dynamic threading off),
 so the lab trains at OMP_NUM_THREADS=2 from process start — the default of the 2-core machines every earlier lab was
 trained on, whose weights this keeps. The variables are read when torch (and MKL/oneDNN) first load, so `pin()` must
-run before `import torch`; `is_pinned()` says whether it did.
+run before `import torch`; `is_pinned()` says whether it did. It narrows, not removes, the machine's reach: an
+AVX-512 + AMX Xeon trained other pinned weights than the machines before it (README, "The lab's numerics").
 """
 
 from __future__ import annotations
