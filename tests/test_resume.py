@@ -92,8 +92,14 @@ def test_kill_9_at_random_points_loses_nothing_saved_and_duplicates_nothing(tmp_
         saved = 0
         for kill in range(3):
             cmd = [sys.executable, "-m", "sftdebug", *argv, *(["--resume"] if kill else [])]
+            served = stub._tickets
             proc = subprocess.Popen(cmd, env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(1.5, 3.0))
+            # killed a random moment after its first request, not after its start: a busy machine can take longer
+            # to start the command than a whole round of requests lasts (all three kills once landed before any)
+            deadline = time.monotonic() + 120
+            while stub._tickets == served and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.8, 1.8))  # at least the first part (8 items), at most it and one chunk (64)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             now = len(read_records(out)) if (out / "records.jsonl").exists() else 0
