@@ -72,9 +72,9 @@ def add_engine_args(p: argparse.ArgumentParser, two_models: bool = False, batch_
         "--threads",
         type=int,
         default=None,
-        help="--engine hf on CPU: torch threads (default: SFTDEBUG_THREADS, else the cores the machine is not busy "
-        "with by its load average, at least 1; on a busy 2-core machine two threads ran a scoring batch 4.6x slower "
-        "than one)",
+        help="--engine hf on CPU: torch threads (default: SFTDEBUG_THREADS, else the cores other processes are not "
+        "busy with when the engine starts, at least 1; on a busy 2-core machine two threads ran a scoring batch 4.6x "
+        "slower than one)",
     )
     g.add_argument(
         "--adapter-base",
